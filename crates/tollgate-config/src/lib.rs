@@ -1,0 +1,16 @@
+//! Typed settings for Tollgate.
+//!
+//! Every value has a working default. A TOML file overrides the defaults and `TOLLGATE_*`
+//! environment variables override the file (`__` separates nesting levels, so `database.url`
+//! is `TOLLGATE_DATABASE__URL`). Unknown keys and bad values are errors that name the key path
+//! and where it came from.
+
+mod error;
+mod load;
+mod mask;
+mod settings;
+
+pub use error::ConfigError;
+pub use load::{load, ConfigSource, ENV_PREFIX};
+pub use mask::mask_url_password;
+pub use settings::{DatabaseSettings, LogFormat, LogSettings, ServerSettings, Settings};

@@ -1,0 +1,154 @@
+use std::io::Write;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn defaults_work_without_file_or_env() {
+    let s = load(&ConfigSource::None, env(&[])).unwrap();
+    assert_eq!(s, Settings::default());
+    assert_eq!(s.server.bind.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.database.url, "sqlite://tollgate.db");
+}
+
+#[test]
+fn env_overrides_file_which_overrides_defaults() {
+    let f = file("[server]\nbind = \"0.0.0.0:9000\"\n[database]\nmax_connections = 4\n");
+    let src = ConfigSource::Required(f.path().to_path_buf());
+    let s = load(&src, env(&[])).unwrap();
+    assert_eq!(s.server.bind.to_string(), "0.0.0.0:9000");
+    assert_eq!(s.database.max_connections, 4);
+
+    let s = load(
+        &src,
+        env(&[
+            ("TOLLGATE_SERVER__BIND", "127.0.0.1:7000"),
+            ("TOLLGATE_DATABASE__URL", "postgres://u:p@h/db"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.server.bind.to_string(), "127.0.0.1:7000");
+    assert_eq!(s.database.max_connections, 4, "file value kept");
+    assert_eq!(s.database.url, "postgres://u:p@h/db");
+}
+
+#[test]
+fn unrelated_env_is_ignored() {
+    let s = load(
+        &ConfigSource::None,
+        env(&[("PATH", "/bin"), ("TOLLGATE_CONFIG", "x.toml")]),
+    );
+    assert!(s.is_ok());
+}
+
+#[test]
+fn unknown_file_key_names_its_path() {
+    let f = file("[database]\nurll = \"sqlite://x.db\"\n");
+    let err = load(&ConfigSource::Required(f.path().to_path_buf()), env(&[])).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("`database.urll`"), "{msg}");
+    assert!(msg.contains(&f.path().display().to_string()), "{msg}");
+    assert!(msg.contains("expected one of"), "{msg}");
+}
+
+#[test]
+fn unknown_env_key_names_the_variable() {
+    let err = load(&ConfigSource::None, env(&[("TOLLGATE_SERVER__BINDD", "x")])).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("TOLLGATE_SERVER__BINDD"), "{msg}");
+    assert!(msg.contains("server.bindd"), "{msg}");
+}
+
+#[test]
+fn bad_value_names_key_source_and_expected_form() {
+    let err = load(
+        &ConfigSource::None,
+        env(&[("TOLLGATE_SERVER__BIND", "localhost")]),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("`server.bind`"), "{msg}");
+    assert!(
+        msg.contains("environment variable TOLLGATE_SERVER__BIND"),
+        "{msg}"
+    );
+
+    let err = load(
+        &ConfigSource::None,
+        env(&[("TOLLGATE_DATABASE__MAX_CONNECTIONS", "many")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("expected a whole number"), "{err}");
+
+    let f = file("[log]\nformat = \"xml\"\n");
+    let err = load(&ConfigSource::Required(f.path().to_path_buf()), env(&[])).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`log.format`") && msg.contains("pretty"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn semantic_checks_name_the_key() {
+    let err = load(
+        &ConfigSource::None,
+        env(&[("TOLLGATE_DATABASE__URL", "mysql://x")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("`database.url`"), "{err}");
+    let err = load(
+        &ConfigSource::None,
+        env(&[
+            ("TOLLGATE_DATABASE__MIN_CONNECTIONS", "20"),
+            ("TOLLGATE_DATABASE__MAX_CONNECTIONS", "5"),
+        ]),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("database.min_connections"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_required_file_is_an_error_but_optional_is_not() {
+    let missing = std::path::PathBuf::from("/nonexistent/tollgate.toml");
+    assert!(load(&ConfigSource::Required(missing.clone()), env(&[])).is_err());
+    assert!(load(&ConfigSource::IfPresent(missing), env(&[])).is_ok());
+}
+
+#[test]
+fn syntax_error_is_reported_with_file() {
+    let f = file("[server\nbind=1");
+    let err = load(&ConfigSource::Required(f.path().to_path_buf()), env(&[])).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+}
+
+#[test]
+fn masked_output_hides_database_password() {
+    let s = load(
+        &ConfigSource::None,
+        env(&[(
+            "TOLLGATE_DATABASE__URL",
+            "postgres://tg:hunter2@db/tollgate",
+        )]),
+    )
+    .unwrap();
+    let shown = s.to_masked_toml();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(shown.contains("postgres://tg:****@db/tollgate"), "{shown}");
+    assert!(!format!("{s:?}").contains("hunter2"));
+}

@@ -1,0 +1,181 @@
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::mask::mask_url_password;
+
+/// All of Tollgate's settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The HTTP server.
+    pub server: ServerSettings,
+    /// The database and its connection pool.
+    pub database: DatabaseSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The HTTP server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address and port to listen on.
+    pub bind: SocketAddr,
+    /// The URL clients use to reach Tollgate (shown in hints; `https` makes cookies `Secure`).
+    pub external_url: String,
+    /// How long graceful shutdown waits for in-flight requests before it stops anyway.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            external_url: "http://127.0.0.1:8080".to_string(),
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// The database. The URL scheme picks the backend: `sqlite:` or `postgres:`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://tollgate.db`, `sqlite::memory:` or `postgres://user:pass@host:5432/db`
+    /// (PostgreSQL TLS: add `?sslmode=verify-full&sslrootcert=/path/ca.pem`).
+    pub url: String,
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// Connections the pool keeps open when idle.
+    pub min_connections: u32,
+    /// How long a query waits for a free connection before it fails.
+    pub acquire_timeout_seconds: u64,
+    /// Idle connections are closed after this long.
+    pub idle_timeout_seconds: u64,
+    /// Connections are replaced after this long.
+    pub max_lifetime_seconds: u64,
+    /// `serve` applies pending migrations before it accepts requests.
+    pub migrate_on_start: bool,
+    /// On SQLite, copy the database file aside before applying migrations.
+    pub backup_before_migrate: bool,
+    /// On SQLite, how long a writer waits for the lock before it reports "database is locked".
+    pub sqlite_busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://tollgate.db".to_string(),
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout_seconds: 5,
+            idle_timeout_seconds: 600,
+            max_lifetime_seconds: 1800,
+            migrate_on_start: true,
+            backup_before_migrate: true,
+            sqlite_busy_timeout_ms: 5000,
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &mask_url_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("acquire_timeout_seconds", &self.acquire_timeout_seconds)
+            .field("idle_timeout_seconds", &self.idle_timeout_seconds)
+            .field("max_lifetime_seconds", &self.max_lifetime_seconds)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("backup_before_migrate", &self.backup_before_migrate)
+            .field("sqlite_busy_timeout_ms", &self.sqlite_busy_timeout_ms)
+            .finish()
+    }
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Pretty on a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `auto`, `pretty` or `json`.
+    pub format: LogFormat,
+    /// A filter such as `info` or `tollgate=debug,sqlx=warn`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Auto,
+            level: "info".to_string(),
+        }
+    }
+}
+
+impl Settings {
+    /// The settings as TOML with every secret masked, for `tollgate config show`.
+    pub fn to_masked_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database.url = mask_url_password(&self.database.url);
+        toml::to_string_pretty(&shown)
+            .unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
+    }
+
+    /// Checks what types alone cannot: ranges and the database URL scheme.
+    /// Returns the offending key path and what it should be.
+    pub(crate) fn check(&self) -> Result<(), (&'static str, String)> {
+        let db = &self.database;
+        let url = db.url.as_str();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err((
+                "database.url",
+                "expected a URL starting with sqlite: or postgres://, e.g. sqlite://tollgate.db"
+                    .to_string(),
+            ));
+        }
+        if db.max_connections == 0 {
+            return Err(("database.max_connections", "must be at least 1".to_string()));
+        }
+        if db.min_connections > db.max_connections {
+            return Err((
+                "database.min_connections",
+                format!(
+                    "must not exceed database.max_connections ({})",
+                    db.max_connections
+                ),
+            ));
+        }
+        if db.acquire_timeout_seconds == 0 {
+            return Err((
+                "database.acquire_timeout_seconds",
+                "must be at least 1".to_string(),
+            ));
+        }
+        let ext = self.server.external_url.as_str();
+        if !(ext.starts_with("http://") || ext.starts_with("https://")) {
+            return Err((
+                "server.external_url",
+                "expected an http:// or https:// URL".to_string(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,12 @@
+//! Tollgate's pure domain logic: no I/O, no clocks read behind the caller's back.
+//!
+//! Ids, money in integer micro-units, API key secrets, password hashing, audit checksums and
+//! the deterministic demo data set.
+
+pub mod audit;
+pub mod builtin;
+pub mod demo;
+pub mod id;
+pub mod key;
+pub mod money;
+pub mod password;

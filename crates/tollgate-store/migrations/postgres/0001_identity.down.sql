@@ -1,0 +1,15 @@
+DROP TABLE IF EXISTS system_config;
+DROP FUNCTION IF EXISTS tollgate_is_json(text);
+DROP TABLE IF EXISTS mfa_secrets;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS team_members;
+DROP TABLE IF EXISTS user_roles;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS roles;
+DROP TABLE IF EXISTS users;
+DROP TABLE IF EXISTS teams;
+DROP TABLE IF EXISTS apps;
+DROP TABLE IF EXISTS tenants;
+DROP FUNCTION IF EXISTS tollgate_check_role_hierarchy();
+DROP FUNCTION IF EXISTS tollgate_check_team_hierarchy();
+DROP FUNCTION IF EXISTS tollgate_set_updated_at();

@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS system_metrics;
+DROP TABLE IF EXISTS usage_daily;
+DROP TABLE IF EXISTS usage_hourly;
+DROP TABLE IF EXISTS audit_log;
+DROP TABLE IF EXISTS usage_logs;
+DROP TABLE IF EXISTS ai_use_events;
+DROP TABLE IF EXISTS firewall_configs;
+DROP TABLE IF EXISTS devices;
+DROP FUNCTION IF EXISTS tollgate_reject_record_change();
+DROP TABLE IF EXISTS erasure_context;

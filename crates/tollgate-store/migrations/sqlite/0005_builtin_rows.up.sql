@@ -1,0 +1,47 @@
+-- Built-in rows every installation has (seed 003 system roles + seed 004 roles in one hierarchy,
+-- and the four default policies). A role inherits every permission of its parent.
+-- The same statements run on SQLite and PostgreSQL.
+
+INSERT INTO roles (id, tenant_id, name, description, parent_role_id, permissions, is_system_role) VALUES
+('00000000-0000-7000-8000-000000000101', NULL, 'Viewer', 'Read-only access to usage, reports, alerts, policies and teams', NULL,
+ '["usage:read","reports:read","alerts:read","policies:read","teams:read"]', true),
+('00000000-0000-7000-8000-000000000102', NULL, 'Developer', 'Standard access: use models and manage own keys', '00000000-0000-7000-8000-000000000101',
+ '["models:use","keys:read","keys:write:own"]', true),
+('00000000-0000-7000-8000-000000000103', NULL, 'Team Manager', 'Manage teams, members, team keys and team alerts', '00000000-0000-7000-8000-000000000102',
+ '["teams:write","members:write","keys:write","budgets:read","alerts:write"]', true),
+('00000000-0000-7000-8000-000000000104', NULL, 'Admin', 'Administrative access to the tenant', '00000000-0000-7000-8000-000000000103',
+ '["users:write","roles:assign","policies:write","apps:write","tenants:read","audit:read","config:read","firewall:write","devices:write","retention:run","exports:run","requests:approve","knowledge:write"]', true),
+('00000000-0000-7000-8000-000000000105', NULL, 'Super Admin', 'Full access to every tenant and setting', '00000000-0000-7000-8000-000000000104',
+ '["*"]', true),
+('00000000-0000-7000-8000-000000000106', NULL, 'Security Officer', 'Security and compliance: audit, firewall, devices, PII findings', '00000000-0000-7000-8000-000000000101',
+ '["audit:read","audit:verify","alerts:write","firewall:read","firewall:write","devices:read","pii:read"]', true),
+('00000000-0000-7000-8000-000000000107', NULL, 'Finance Manager', 'Cost and budget management', '00000000-0000-7000-8000-000000000101',
+ '["budgets:read","budgets:write","credits:write","reports:export"]', true),
+('00000000-0000-7000-8000-000000000108', NULL, 'Requestor', 'Submit generation requests and upload samples', '00000000-0000-7000-8000-000000000101',
+ '["requests:create","requests:read:own","samples:upload"]', true),
+('00000000-0000-7000-8000-000000000109', NULL, 'Approver', 'Review, approve and reject requests', '00000000-0000-7000-8000-000000000108',
+ '["requests:read","requests:approve","requests:reject","artifacts:download"]', true),
+('00000000-0000-7000-8000-000000000110', NULL, 'Knowledge Manager', 'Manage knowledge base documents', '00000000-0000-7000-8000-000000000101',
+ '["knowledge:read","knowledge:write"]', true);
+
+INSERT INTO policies (id, tenant_id, name, description, policy_type, rules, priority, enforcement, is_active) VALUES
+('00000000-0000-7000-8000-000000000201', NULL, 'Default Cost Limit',
+ 'Daily 100.00 and monthly 2,000.00 (USD) per tenant; alerts at 50, 80 and 100 percent; blocks at the limit',
+ 'cost_limit',
+ '{"currency":"USD","daily_limit_micros":100000000,"monthly_limit_micros":2000000000,"alert_thresholds_percent":[50,80,100],"on_exceed":"block"}',
+ 100, 'enforce', true),
+('00000000-0000-7000-8000-000000000202', NULL, 'Default Rate Limit',
+ '60 requests and 100,000 tokens per minute per key, bursts of up to 10 requests',
+ 'rate_limit',
+ '{"requests_per_minute":60,"tokens_per_minute":100000,"burst":10,"scope":"api_key","on_exceed":"reject"}',
+ 100, 'enforce', true),
+('00000000-0000-7000-8000-000000000203', NULL, 'PII Detection',
+ 'Detect personal data and secrets in prompts; redact secrets and personal data, block private keys',
+ 'pii_detection',
+ '{"entities":["email","phone","iban","credit_card","national_id","ip_address","api_key","password","private_key"],"actions":{"secret":"redact","personal":"redact","private_key":"block"},"restore_in_response":false,"risk_thresholds":{"amber":1,"red":3}}',
+ 100, 'enforce', true),
+('00000000-0000-7000-8000-000000000204', NULL, 'Security Best Practices',
+ 'MFA for administrators, 8-hour sessions, lock-out after 5 failed sign-ins for 15 minutes, keys rotated within 90 days, 1 MiB request bodies',
+ 'security',
+ '{"require_mfa_for_admins":true,"session_ttl_minutes":480,"max_failed_logins":5,"lockout_minutes":15,"api_key_max_age_days":90,"max_request_bytes":1048576,"require_https_origins":false}',
+ 100, 'enforce', true);

@@ -1,0 +1,235 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use tollgate_config::{mask_url_password, DatabaseSettings};
+
+use crate::StoreError;
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, the embedded default.
+    Sqlite,
+    /// PostgreSQL, for production and several replicas.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The one store type: a connection pool to SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    url: String,
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool the store holds. The body is compiled once
+/// per backend, so the same SQL text and binds serve both.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::backend::Pool::Sqlite($pool) => $body,
+            $crate::backend::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Store {
+    /// Opens a pool for `settings.url`. A SQLite file is created if missing and runs in WAL
+    /// mode with a busy timeout; `sqlite::memory:` keeps one shared connection.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let url = settings.url.as_str();
+        let connect_err = |source| StoreError::Connect {
+            url: mask_url_password(url),
+            source,
+        };
+        let pool = match Backend::of_url(url) {
+            Some(Backend::Sqlite) => {
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                let mut options = SqliteConnectOptions::from_str(url)
+                    .map_err(connect_err)?
+                    .create_if_missing(true)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_millis(settings.sqlite_busy_timeout_ms));
+                if !in_memory {
+                    options = options
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Normal);
+                }
+                let pool_options = if in_memory {
+                    // Every connection to :memory: is its own database: keep exactly one, forever.
+                    SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None)
+                } else {
+                    SqlitePoolOptions::new()
+                        .max_connections(settings.max_connections)
+                        .min_connections(settings.min_connections)
+                        .idle_timeout(Duration::from_secs(settings.idle_timeout_seconds))
+                        .max_lifetime(Duration::from_secs(settings.max_lifetime_seconds))
+                };
+                let pool = pool_options
+                    .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Pool::Sqlite(pool)
+            }
+            Some(Backend::Postgres) => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(connect_err)?
+                    .application_name("tollgate");
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .min_connections(settings.min_connections)
+                    .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
+                    .idle_timeout(Duration::from_secs(settings.idle_timeout_seconds))
+                    .max_lifetime(Duration::from_secs(settings.max_lifetime_seconds))
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_err)?;
+                Pool::Postgres(pool)
+            }
+            None => {
+                return Err(connect_err(sqlx::Error::Configuration(
+                    "the URL must start with sqlite: or postgres://".into(),
+                )))
+            }
+        };
+        Ok(Self {
+            pool,
+            url: settings.url.clone(),
+        })
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The database URL with any password masked.
+    pub fn display_url(&self) -> String {
+        mask_url_password(&self.url)
+    }
+
+    /// The SQLite file path, when the store is a SQLite file.
+    pub(crate) fn sqlite_file(&self) -> Option<String> {
+        let rest = self.url.strip_prefix("sqlite:")?;
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path.contains(":memory:") {
+            return None;
+        }
+        Some(path.to_string())
+    }
+
+    /// Answers `SELECT 1` within `timeout`: is the database reachable right now?
+    pub async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
+        let probe = async {
+            on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+        };
+        match tokio::time::timeout(timeout, probe).await {
+            Ok(result) => result.map_err(StoreError::from),
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        }
+    }
+
+    /// Connections open and idle in the pool.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        on_pool!(self, pool => (pool.size(), pool.num_idle()))
+    }
+
+    /// Closes every connection; later queries fail.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// A transaction on either backend. On SQLite it starts with `BEGIN IMMEDIATE`, so a writer
+/// takes the lock up front instead of failing half-way with "database is locked".
+pub enum Tx {
+    /// SQLite.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// PostgreSQL.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection, compiled per backend.
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::backend::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::backend::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_tx;
+
+impl Store {
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+}
+
+impl Tx {
+    /// Makes the transaction's changes permanent.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Which backend the transaction runs on.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+}

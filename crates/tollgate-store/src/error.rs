@@ -1,0 +1,57 @@
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect {
+        /// The URL, with any password masked.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A migration failed or the migration history does not match this build.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The requested migration version does not exist.
+    #[error("there is no migration version {0}; `tollgate migrate status` lists them")]
+    UnknownVersion(i64),
+    /// The database refused a change because a rule in the schema forbids it.
+    #[error("the database refused the change: {0}")]
+    Refused(String),
+    /// A row with the same unique key exists already.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// A row that was asked for does not exist.
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// The kind of row.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// Copying the SQLite file aside before migrating failed.
+    #[error("cannot back up the SQLite database before migrating: {0}")]
+    Backup(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        // Triggers and CHECK constraints speak for the schema: surface their message.
+        if let sqlx::Error::Database(db) = &err {
+            if db.is_unique_violation() {
+                return StoreError::Conflict(db.message().to_string());
+            }
+            let refused = db.is_check_violation()
+                || matches!(db.code().as_deref(), Some("42501") | Some("1811"))
+                || db.message().contains("append-only")
+                || db.message().contains("hierarchy");
+            if refused {
+                return StoreError::Refused(db.message().to_string());
+            }
+        }
+        StoreError::Database(err)
+    }
+}

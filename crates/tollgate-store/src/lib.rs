@@ -1,0 +1,24 @@
+//! Tollgate's storage: one data model on SQLite and PostgreSQL.
+//!
+//! [`Store`] is one concrete type over either backend (the URL scheme picks it), so callers
+//! compile once. SQL text is shared where the dialects agree and split per backend, inside this
+//! crate, where they do not. Migrations live in `migrations/{sqlite,postgres}` with the same
+//! version numbers.
+
+pub mod audit;
+mod backend;
+pub mod check;
+pub mod demo;
+pub mod erasure;
+mod error;
+pub mod keys;
+pub mod migrate;
+pub mod people;
+mod raw;
+pub mod sql;
+pub mod tenants;
+pub mod usage;
+pub mod verify;
+
+pub use backend::{Backend, Store};
+pub use error::StoreError;

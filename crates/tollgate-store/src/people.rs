@@ -1,0 +1,177 @@
+//! People and organisation: users, teams, memberships and role assignments (seeds 003, 004).
+//! Passwords arrive already hashed (argon2id); people appear in usage and audit rows only by
+//! their pseudonymous `subject_id`.
+
+use uuid::Uuid;
+
+use crate::backend::{on_tx, Tx};
+use crate::sql::DbId;
+use crate::StoreError;
+
+/// A new local user.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// Row id.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Pseudonym used in usage and audit rows.
+    pub subject_id: Uuid,
+    /// Unique user name.
+    pub username: String,
+    /// Unique email address.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Full name.
+    pub full_name: Option<String>,
+    /// Full access everywhere.
+    pub is_superuser: bool,
+    /// The password is one-time and must be changed at first sign-in.
+    pub must_change_password: bool,
+}
+
+/// A new team.
+#[derive(Clone, Debug)]
+pub struct NewTeam {
+    /// Row id.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Parent team; `None` for a root team.
+    pub parent_team_id: Option<Uuid>,
+    /// Name, unique among siblings.
+    pub name: String,
+    /// Budget in micro-units of `currency` per `period`; `None` for no budget.
+    pub budget_micros: Option<i64>,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// `daily`, `weekly`, `monthly`, `quarterly` or `yearly`.
+    pub period: String,
+}
+
+impl Tx {
+    /// Inserts a user unless the id, user name or email is taken; returns whether it was new.
+    pub async fn insert_user(&mut self, u: &NewUser) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "INSERT INTO users (id, tenant_id, subject_id, username, email, password_hash, full_name,
+                auth_provider, is_superuser, must_change_password)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'local', $8, $9) ON CONFLICT DO NOTHING",
+        )
+        .bind(DbId(u.id))
+        .bind(DbId(u.tenant_id))
+        .bind(DbId(u.subject_id))
+        .bind(&u.username)
+        .bind(&u.email)
+        .bind(&u.password_hash)
+        .bind(&u.full_name)
+        .bind(u.is_superuser)
+        .bind(u.must_change_password)
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// The id and subject id of the user with this email.
+    pub async fn user_by_email(&mut self, email: &str) -> Result<Option<(Uuid, Uuid)>, StoreError> {
+        let row: Option<(DbId, DbId)> = on_tx!(self, conn => sqlx::query_as(
+            "SELECT id, subject_id FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&mut *conn)
+        .await)?;
+        Ok(row.map(|(id, subject)| (id.0, subject.0)))
+    }
+
+    /// Inserts a team unless the id exists; returns whether it was new.
+    pub async fn insert_team(&mut self, t: &NewTeam) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "INSERT INTO teams (id, tenant_id, parent_team_id, name, budget_micros, budget_currency,
+                budget_period)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(DbId(t.id))
+        .bind(DbId(t.tenant_id))
+        .bind(t.parent_team_id.map(DbId))
+        .bind(&t.name)
+        .bind(t.budget_micros)
+        .bind(&t.currency)
+        .bind(&t.period)
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Adds a member to a team unless they are in it; returns whether they were added.
+    pub async fn add_team_member(
+        &mut self,
+        team_id: Uuid,
+        user_id: Uuid,
+        role: &str,
+    ) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(DbId(team_id))
+        .bind(DbId(user_id))
+        .bind(role)
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Gives a user a role in a tenant, or in one team of it when `team_id` is set. The same
+    /// role in the same scope is held once; returns whether it was new.
+    pub async fn assign_role(
+        &mut self,
+        user_id: Uuid,
+        role_id: Uuid,
+        tenant_id: Uuid,
+        team_id: Option<Uuid>,
+        assigned_by: Option<Uuid>,
+    ) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "INSERT INTO user_roles (id, user_id, role_id, tenant_id, team_id, assigned_by)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(DbId(tollgate_domain::id::random()))
+        .bind(DbId(user_id))
+        .bind(DbId(role_id))
+        .bind(DbId(tenant_id))
+        .bind(team_id.map(DbId))
+        .bind(assigned_by.map(DbId))
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Applies a policy to a whole tenant unless it is already; returns whether it was new.
+    pub async fn assign_policy_to_tenant(
+        &mut self,
+        policy_id: Uuid,
+        tenant_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "INSERT INTO policy_assignments (id, policy_id, tenant_id, target_type)
+             VALUES ($1, $2, $3, 'tenant') ON CONFLICT DO NOTHING",
+        )
+        .bind(DbId(tollgate_domain::id::random()))
+        .bind(DbId(policy_id))
+        .bind(DbId(tenant_id))
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Gives a tenant the default firewall configuration (retention 90 days) unless it has one.
+    pub async fn ensure_firewall_config(&mut self, tenant_id: Uuid) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "INSERT INTO firewall_configs (id, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(DbId(tollgate_domain::id::random()))
+        .bind(DbId(tenant_id))
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+}

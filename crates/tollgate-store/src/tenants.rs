@@ -1,0 +1,118 @@
+//! Tenants and their apps (seed 000). Soft delete (`is_active = false`, `deleted_at`) is the
+//! normal way to retire either; hard deletion is [`crate::erasure`]'s job.
+
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::backend::{on_pool, on_tx, Tx};
+use crate::sql::{DbId, DbTime};
+use crate::{Store, StoreError};
+
+/// A new tenant.
+#[derive(Clone, Debug)]
+pub struct NewTenant {
+    /// Id to use (fixed for the demo tenant, random otherwise).
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// Contact address; unique.
+    pub email: String,
+}
+
+/// A new app of a tenant.
+#[derive(Clone, Debug)]
+pub struct NewApp {
+    /// Id to use.
+    pub id: Uuid,
+    /// Owning tenant.
+    pub tenant_id: Uuid,
+    /// Display name (`app_name`).
+    pub name: String,
+    /// Browser origins allowed to call with this app's keys (CORS).
+    pub allowed_origins: Vec<String>,
+}
+
+impl Tx {
+    /// Inserts a tenant unless one with that id exists; returns whether it was new.
+    pub async fn insert_tenant(&mut self, t: &NewTenant) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "INSERT INTO tenants (id, name, email) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(DbId(t.id))
+        .bind(&t.name)
+        .bind(&t.email)
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Inserts an app unless one with that id exists; returns whether it was new.
+    pub async fn insert_app(&mut self, a: &NewApp) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "INSERT INTO apps (id, tenant_id, app_name, allowed_origins) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(DbId(a.id))
+        .bind(DbId(a.tenant_id))
+        .bind(&a.name)
+        .bind(Json(&a.allowed_origins))
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+}
+
+impl Store {
+    /// Retires a tenant: it and its apps stop working, every row stays.
+    pub async fn deactivate_tenant(&self, id: Uuid) -> Result<(), StoreError> {
+        let now = DbTime::now();
+        let mut tx = self.begin().await?;
+        let done = on_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE tenants SET is_active = false, deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(DbId(id))
+        .bind(now)
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        if done == 0 && !self.exists("tenants", id).await? {
+            return Err(StoreError::NotFound {
+                what: "tenant",
+                id: id.to_string(),
+            });
+        }
+        on_tx!(&mut tx, conn => sqlx::query(
+            "UPDATE apps SET is_active = false, deleted_at = $2 WHERE tenant_id = $1 AND deleted_at IS NULL",
+        )
+        .bind(DbId(id))
+        .bind(now)
+        .execute(&mut *conn)
+        .await.map(|r| r.rows_affected()))?;
+        tx.commit().await
+    }
+
+    /// Retires an app: its keys stop working, every row stays.
+    pub async fn deactivate_app(&self, id: Uuid) -> Result<(), StoreError> {
+        let done = on_pool!(self, pool => sqlx::query(
+            "UPDATE apps SET is_active = false, deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+        )
+        .bind(DbId(id))
+        .bind(DbTime::now())
+        .execute(pool)
+        .await.map(|r| r.rows_affected()))?;
+        if done == 0 && !self.exists("apps", id).await? {
+            return Err(StoreError::NotFound {
+                what: "app",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `table` has a row with this id. `table` is always a constant of this crate.
+    pub(crate) async fn exists(&self, table: &'static str, id: Uuid) -> Result<bool, StoreError> {
+        let sql = format!("SELECT count(*) FROM {table} WHERE id = $1");
+        let n: i64 =
+            on_pool!(self, pool => sqlx::query_scalar(&sql).bind(DbId(id)).fetch_one(pool).await)?;
+        Ok(n > 0)
+    }
+}

@@ -1,0 +1,215 @@
+//! Usage records (metadata only, never prompt or answer text) and their rollups.
+//!
+//! Rows are written once, in batches, and never updated; a replayed batch inserts nothing twice
+//! because `request_id` is unique. Rollups are recomputed idempotently for the buckets a batch
+//! touched: hourly at tenant x team x app x model, daily at tenant x team x model, tenant x
+//! person and tenant x key. Reports read rollups, never the raw table.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use uuid::Uuid;
+
+use crate::backend::on_pool;
+use crate::sql::{DbId, DbTime};
+use crate::{Backend, Store, StoreError};
+
+/// One usage record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageRecord {
+    /// Row id (UUID v7).
+    pub id: Uuid,
+    /// The request id the caller saw; unique.
+    pub request_id: String,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// App, when the call came through one.
+    pub app_id: Option<Uuid>,
+    /// Key (seed 000 licence).
+    pub api_key_id: Option<Uuid>,
+    /// Team the key or person belongs to.
+    pub team_id: Option<Uuid>,
+    /// Pseudonymous id of the person.
+    pub subject_id: Option<Uuid>,
+    /// Device that reported it.
+    pub device_id: Option<Uuid>,
+    /// Provider name, e.g. `anthropic`.
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// `chat`, `messages`, `embeddings` or `device`.
+    pub endpoint: &'static str,
+    /// Characters in the prompt.
+    pub prompt_length: i32,
+    /// Whether personal data was found in the prompt.
+    pub pii_detected: bool,
+    /// Input tokens.
+    pub prompt_tokens: i32,
+    /// Output tokens.
+    pub completion_tokens: i32,
+    /// Cost in micro-units.
+    pub cost_micros: i64,
+    /// Credits taken from the key, in micro-units.
+    pub credits_deducted: i64,
+    /// Total latency.
+    pub latency_ms: Option<i32>,
+    /// Time spent waiting on the provider.
+    pub upstream_latency_ms: Option<i32>,
+    /// Error code when the call failed; `None` on success.
+    pub error_type: Option<String>,
+    /// HTTP status returned to the caller.
+    pub http_status: Option<i16>,
+    /// Whether the answer was streamed.
+    pub streamed: bool,
+    /// When the call happened.
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, request_id, tenant_id, app_id, api_key_id, team_id, subject_id, device_id,
+    provider, model, endpoint, prompt_length, pii_detected, prompt_tokens, completion_tokens,
+    tokens_used, cost_micros, credits_deducted, latency_ms, upstream_latency_ms, response_status,
+    error_type, http_status, streamed, created_at";
+
+/// Rows per INSERT statement: 25 binds each stays far below both backends' limits.
+const BATCH: usize = 500;
+
+impl Store {
+    /// Inserts records in batches; records whose `request_id` exists already are skipped.
+    /// Returns how many were new. Rollups for the touched buckets are then recomputed.
+    pub async fn insert_usage(&self, records: &[UsageRecord]) -> Result<u64, StoreError> {
+        let mut inserted = 0;
+        for chunk in records.chunks(BATCH) {
+            inserted += on_pool!(self, pool => {
+                let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO usage_logs ({COLUMNS}) "));
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(DbId(r.id))
+                        .push_bind(&r.request_id)
+                        .push_bind(DbId(r.tenant_id))
+                        .push_bind(r.app_id.map(DbId))
+                        .push_bind(r.api_key_id.map(DbId))
+                        .push_bind(r.team_id.map(DbId))
+                        .push_bind(r.subject_id.map(DbId))
+                        .push_bind(r.device_id.map(DbId))
+                        .push_bind(&r.provider)
+                        .push_bind(&r.model)
+                        .push_bind(r.endpoint)
+                        .push_bind(r.prompt_length)
+                        .push_bind(r.pii_detected)
+                        .push_bind(r.prompt_tokens)
+                        .push_bind(r.completion_tokens)
+                        .push_bind(r.prompt_tokens.saturating_add(r.completion_tokens))
+                        .push_bind(r.cost_micros)
+                        .push_bind(r.credits_deducted)
+                        .push_bind(r.latency_ms)
+                        .push_bind(r.upstream_latency_ms)
+                        .push_bind(if r.error_type.is_some() { "error" } else { "success" })
+                        .push_bind(&r.error_type)
+                        .push_bind(r.http_status)
+                        .push_bind(r.streamed)
+                        .push_bind(DbTime::of(r.created_at));
+                });
+                q.push(" ON CONFLICT (request_id) DO NOTHING");
+                q.build().execute(pool).await?.rows_affected()
+            });
+        }
+        if let (Some(first), Some(last)) = (
+            records.iter().map(|r| r.created_at).min(),
+            records.iter().map(|r| r.created_at).max(),
+        ) {
+            self.rollup_usage(first, last).await?;
+        }
+        Ok(inserted)
+    }
+
+    /// Recomputes every hourly and daily bucket that overlaps `[from, to]`.
+    pub async fn rollup_usage(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let hour = Duration::hours(1);
+        let day = Duration::days(1);
+        let floor = |t: DateTime<Utc>, d: Duration| t.duration_trunc(d).unwrap_or(t);
+        let (h_from, h_to) = (floor(from, hour), floor(to, hour) + hour);
+        let (d_from, d_to) = (floor(from, day), floor(to, day) + day);
+        let sql = rollup_sql(self.backend());
+        on_pool!(self, pool => {
+            sqlx::query(&sql.hourly)
+                .bind(DbTime::of(h_from))
+                .bind(DbTime::of(h_to))
+                .execute(pool)
+                .await?;
+            for daily in &sql.daily {
+                sqlx::query(daily)
+                    .bind(DbTime::of(d_from))
+                    .bind(DbTime::of(d_to))
+                    .execute(pool)
+                    .await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        })?;
+        Ok(())
+    }
+}
+
+struct RollupSql {
+    hourly: String,
+    daily: Vec<String>,
+}
+
+const MEASURES: &str = "count(*), \
+    sum(CASE WHEN response_status = 'error' THEN 1 ELSE 0 END), \
+    sum(CASE WHEN pii_detected THEN 1 ELSE 0 END), \
+    sum(prompt_tokens), sum(completion_tokens), sum(tokens_used), sum(cost_micros), \
+    sum(credits_deducted), COALESCE(sum(latency_ms), 0)";
+
+const MEASURE_COLUMNS: &str = "request_count, error_count, pii_count, prompt_tokens, \
+    completion_tokens, tokens_used, cost_micros, credits_deducted, latency_ms_sum";
+
+const NIL: &str = "'00000000-0000-0000-0000-000000000000'";
+
+fn rollup_sql(backend: Backend) -> RollupSql {
+    let (hour_bucket, day_bucket) = match backend {
+        Backend::Sqlite => (
+            "strftime('%Y-%m-%dT%H:00:00.000Z', created_at)",
+            "substr(created_at, 1, 10)",
+        ),
+        Backend::Postgres => (
+            "(date_trunc('hour', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')",
+            "CAST(created_at AT TIME ZONE 'UTC' AS date)",
+        ),
+    };
+    let nil = match backend {
+        Backend::Sqlite => NIL.to_string(),
+        Backend::Postgres => format!("{NIL}::uuid"),
+    };
+    let upsert = |keys: &str| {
+        let updates: Vec<String> = MEASURE_COLUMNS
+            .split(", ")
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        format!(" ON CONFLICT ({keys}) DO UPDATE SET {}", updates.join(", "))
+    };
+    let window = "FROM usage_logs WHERE created_at >= $1 AND created_at < $2";
+    let hourly = format!(
+        "INSERT INTO usage_hourly (bucket_start, tenant_id, team_id, app_id, model, {MEASURE_COLUMNS}) \
+         SELECT {hour_bucket}, tenant_id, COALESCE(team_id, {nil}), COALESCE(app_id, {nil}), model, {MEASURES} \
+         {window} GROUP BY 1, 2, 3, 4, 5{}",
+        upsert("bucket_start, tenant_id, team_id, app_id, model")
+    );
+    let daily = [
+        ("team_model", format!("COALESCE(team_id, {nil})"), "model"),
+        ("subject", format!("COALESCE(subject_id, {nil})"), "'*'"),
+        ("api_key", format!("COALESCE(api_key_id, {nil})"), "'*'"),
+    ]
+    .iter()
+    .map(|(grain, dim, model)| {
+        format!(
+            "INSERT INTO usage_daily (day, tenant_id, grain, dim_id, model, {MEASURE_COLUMNS}) \
+             SELECT {day_bucket}, tenant_id, '{grain}', {dim}, {model}, {MEASURES} \
+             {window} GROUP BY 1, 2, 3, 4, 5{}",
+            upsert("day, tenant_id, grain, dim_id, model")
+        )
+    })
+    .collect();
+    RollupSql { hourly, daily }
+}

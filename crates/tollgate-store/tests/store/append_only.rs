@@ -1,0 +1,65 @@
+use tollgate_store::demo::DemoOptions;
+use tollgate_store::StoreError;
+use tollgate_testkit::{backend_tests, TestDb};
+
+use crate::count;
+
+backend_tests!(
+    usage_and_audit_refuse_update_and_delete,
+    erasure_mark_from_another_transaction_does_not_unlock
+);
+
+async fn usage_and_audit_refuse_update_and_delete(db: TestDb) {
+    let store = db.migrated().await;
+    store.seed_demo(&DemoOptions::default()).await.unwrap();
+    let usage = count(&store, "usage_logs").await;
+    let audit = count(&store, "audit_log").await;
+    assert_eq!(usage, 10);
+    assert!(audit >= 1);
+
+    for sql in [
+        "UPDATE usage_logs SET tokens_used = 999",
+        "DELETE FROM usage_logs",
+        "UPDATE audit_log SET action = 'nothing happened'",
+        "DELETE FROM audit_log",
+    ] {
+        let err = store.execute_raw(sql).await.unwrap_err();
+        assert!(matches!(err, StoreError::Refused(_)), "{sql}: {err}");
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(count(&store, "usage_logs").await, usage);
+    assert_eq!(count(&store, "audit_log").await, audit);
+    assert_eq!(
+        store
+            .scalar_raw("SELECT count(*) FROM usage_logs WHERE tokens_used = 999")
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+async fn erasure_mark_from_another_transaction_does_not_unlock(db: TestDb) {
+    let store = db.migrated().await;
+    store.seed_demo(&DemoOptions::default()).await.unwrap();
+    // A committed mark (which the erasure path never leaves) is reported by verify. On
+    // PostgreSQL it also does not unlock anything, since it names another transaction.
+    store
+        .execute_raw(
+            "INSERT INTO erasure_context (reason, requested_by) VALUES ('erasure', 'mallory')",
+        )
+        .await
+        .unwrap();
+    let report = store.verify_schema().await.unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains("erasure_context")),
+        "{:?}",
+        report.problems
+    );
+    if db.backend == tollgate_testkit::Backend::Postgres {
+        assert!(store.execute_raw("DELETE FROM usage_logs").await.is_err());
+        assert_eq!(count(&store, "usage_logs").await, 10);
+    }
+}

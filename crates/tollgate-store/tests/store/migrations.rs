@@ -1,0 +1,91 @@
+use tollgate_store::verify;
+use tollgate_testkit::{backend_tests, TestDb};
+
+backend_tests!(
+    up_down_up,
+    verify_passes_after_migrating,
+    verify_names_a_dropped_index,
+    migrate_to_version
+);
+
+async fn up_down_up(db: TestDb) {
+    let store = db.store().await;
+    let applied = store.migrate_up(None, false).await.unwrap().applied;
+    assert_eq!(applied, vec![1, 2, 3, 4, 5]);
+    assert!(store.migrations_current().await.unwrap());
+
+    let reverted = store.migrate_down(0).await.unwrap();
+    assert_eq!(reverted, vec![5, 4, 3, 2, 1]);
+    let report = store.verify_schema().await.unwrap();
+    for table in verify::TABLES {
+        assert!(
+            report.problems.contains(&format!("table {table}")),
+            "{table} still there"
+        );
+    }
+
+    store.migrate_up(None, false).await.unwrap();
+    assert!(store.verify_schema().await.unwrap().ok());
+    assert!(
+        store
+            .migrate_up(None, false)
+            .await
+            .unwrap()
+            .applied
+            .is_empty(),
+        "second up is a no-op"
+    );
+}
+
+async fn verify_passes_after_migrating(db: TestDb) {
+    let store = db.migrated().await;
+    let report = store.verify_schema().await.unwrap();
+    assert!(report.ok(), "{:?}", report.problems);
+    assert!(report.checked > 150, "checked only {}", report.checked);
+}
+
+async fn verify_names_a_dropped_index(db: TestDb) {
+    let store = db.migrated().await;
+    store
+        .execute_raw("DROP INDEX idx_usage_logs_date")
+        .await
+        .unwrap();
+    store
+        .execute_raw("DROP VIEW cost_summary_view")
+        .await
+        .unwrap();
+    let report = store.verify_schema().await.unwrap();
+    assert!(!report.ok());
+    assert!(
+        report
+            .problems
+            .contains(&"index idx_usage_logs_date on usage_logs".to_string()),
+        "{:?}",
+        report.problems
+    );
+    assert!(report
+        .problems
+        .contains(&"view cost_summary_view".to_string()));
+    assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+}
+
+async fn migrate_to_version(db: TestDb) {
+    let store = db.store().await;
+    assert_eq!(
+        store.migrate_up(Some(2), false).await.unwrap().applied,
+        vec![1, 2]
+    );
+    assert!(!store.migrations_current().await.unwrap());
+    let status = store.migration_status().await.unwrap();
+    assert!(status[1].applied_at.is_some() && status[2].applied_at.is_none());
+    assert!(matches!(
+        store.migrate_up(Some(99), false).await,
+        Err(tollgate_store::StoreError::UnknownVersion(99))
+    ));
+    assert_eq!(
+        store.migrate_up(None, false).await.unwrap().applied,
+        vec![3, 4, 5]
+    );
+    assert_eq!(store.migrate_down(3).await.unwrap(), vec![5, 4]);
+    assert_eq!(store.previous_version().await.unwrap(), 2);
+}

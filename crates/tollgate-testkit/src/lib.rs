@@ -1,0 +1,227 @@
+//! Test kit: a fresh database per test on SQLite or PostgreSQL, and the real server started on
+//! `127.0.0.1:0` against it. Tests run in parallel; nothing sleeps to wait for a server.
+//!
+//! PostgreSQL is found at `TOLLGATE_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). When it is unreachable a PostgreSQL test is
+//! skipped with a note, except under `CI=true`, where it fails.
+
+// A test kit fails loudly: a broken fixture should stop the test, not hide in a Result.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tollgate::Application;
+use tollgate_config::Settings;
+use tollgate_store::Store;
+
+pub use tollgate_store::Backend;
+
+/// Default administrative connection for creating and dropping test databases.
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Writes one `(name: sqlite)` and one `(name: postgres)` test for each named
+/// `async fn name(db: TestDb)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Sqlite).await {
+                        super::$name(db).await;
+                    }
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres).await {
+                        super::$name(db).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// A database that exists for one test: a SQLite file in a temporary directory, or a
+/// PostgreSQL database created for the test and dropped after it.
+pub struct TestDb {
+    /// Connection URL.
+    pub url: String,
+    /// Which backend.
+    pub backend: Backend,
+    dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("TOLLGATE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+impl TestDb {
+    /// A fresh database, or `None` when PostgreSQL is unreachable outside CI.
+    pub async fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("tollgate.db").display());
+                Some(Self {
+                    url,
+                    backend,
+                    dir: Some(dir),
+                    pg_name: None,
+                })
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let mut conn = match PgConnection::connect(&admin).await {
+                    Ok(c) => c,
+                    Err(err) if !in_ci() => {
+                        eprintln!("skipping PostgreSQL test: {admin} unreachable ({err}); CI=true makes this a failure");
+                        return None;
+                    }
+                    Err(err) => panic!("PostgreSQL at {admin} is required under CI=true: {err}"),
+                };
+                let name = format!("tg_test_{}", uuid::Uuid::new_v4().simple());
+                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("CREATE DATABASE for the test");
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                Some(Self {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    dir: None,
+                    pg_name: Some(name),
+                })
+            }
+        }
+    }
+
+    /// Settings pointing at this database and at port 0, with everything else default.
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::default();
+        s.database.url = self.url.clone();
+        s.database.max_connections = 5;
+        s.server.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        s.server.shutdown_grace_seconds = 5;
+        s
+    }
+
+    /// A store on this database, without migrating it.
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.settings().database)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// A store on this database with every migration applied.
+    pub async fn migrated(&self) -> Store {
+        let store = self.store().await;
+        store
+            .migrate_up(None, false)
+            .await
+            .expect("migrations apply");
+        store
+    }
+
+    /// The SQLite file's directory (SQLite only).
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+
+    /// Drops the PostgreSQL database now (connections are terminated), as if the server lost it.
+    pub async fn drop_database(&self) {
+        if let Some(name) = &self.pg_name {
+            drop_pg_database(name).await;
+        }
+    }
+}
+
+async fn drop_pg_database(name: &str) {
+    if let Ok(mut conn) = PgConnection::connect(&postgres_admin_url()).await {
+        let _ = conn
+            .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+            .await;
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop runs outside async: finish the cleanup on a thread with its own runtime.
+        let cleanup = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(drop_pg_database(&name));
+            }
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// The real server, running on a random port against a [`TestDb`].
+pub struct TestApp {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The store it uses.
+    pub store: Store,
+    /// An HTTP client for it.
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// Builds the application exactly as `tollgate serve` does and starts serving.
+    pub async fn spawn(db: &TestDb) -> Self {
+        Self::spawn_with(db.settings()).await
+    }
+
+    /// Like [`TestApp::spawn`] with adjusted settings.
+    pub async fn spawn_with(settings: Settings) -> Self {
+        let app = Application::build(settings)
+            .await
+            .expect("the application builds");
+        let addr = app.local_addr();
+        let store = app.store().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            store,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends the shutdown signal and waits for the server to drain and stop.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Every request gets a fresh id (returned as `x-request-id`), a log line and metrics.
+//! Ids are always ours: a client-sent `x-request-id` is not trusted, because usage records
+//! use the id as their unique key.
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub(crate) async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = uuid::Uuid::now_v7().to_string();
+    let method = request.method().clone();
+    let route = route_label(request.uri().path());
+    let path = request.uri().path().to_string();
+
+    let mut response = next.run(request).await;
+
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.to_string()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("tollgate_http_requests_total", &labels).increment(1);
+    metrics::histogram!("tollgate_http_request_duration_seconds", &labels)
+        .record(elapsed.as_secs_f64());
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        path = %path,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// A low-cardinality label for the metrics: the route, never the raw path.
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        _ => "unmatched",
+    }
+}

@@ -1,0 +1,13 @@
+//! Tollgate: the CLI and the wiring that turns settings into a running server.
+//!
+//! [`Application::build`] opens the store, applies migrations and binds the listener; tests
+//! start it on port 0 through the test kit exactly as `tollgate serve` does.
+
+mod app;
+pub mod cli;
+mod http;
+mod shutdown;
+pub mod telemetry;
+
+pub use app::{Application, StartError};
+pub use shutdown::shutdown_signal;
