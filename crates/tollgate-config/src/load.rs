@@ -70,10 +70,13 @@ pub fn load(
     };
     let settings: Settings =
         serde_path_to_error::deserialize(Value::Table(merged)).map_err(|err| {
-            let key = error_key(err.path().to_string(), &err.inner().to_string());
+            // The TOML deserializer appends "in `section`"; the key path already says where.
+            let inner = err.inner().to_string();
+            let message = inner.lines().next().unwrap_or_default().to_string();
+            let key = error_key(err.path().to_string(), &message);
             ConfigError::Invalid {
                 source_name: origin_of(&key),
-                message: err.inner().to_string(),
+                message,
                 key,
             }
         })?;
@@ -118,8 +121,8 @@ fn error_key(path: String, message: &str) -> String {
         .and_then(|rest| rest.split('`').next());
     match unknown {
         Some(field) if path == "." || path.is_empty() => field.to_string(),
-        Some(field) => format!("{path}.{field}"),
-        None => path,
+        Some(field) if !path.ends_with(field) => format!("{path}.{field}"),
+        _ => path,
     }
 }
 

@@ -205,17 +205,63 @@ macro_rules! on_tx {
 }
 pub(crate) use on_tx;
 
+/// Whose rows a transaction may see and change. On PostgreSQL row-level security enforces it:
+/// a transaction that names no scope sees no tenant's rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope<'a> {
+    /// One tenant's rows (and the built-in roles and policies).
+    Tenant(uuid::Uuid),
+    /// Every tenant's rows, for a cross-tenant job. Each use is recorded in `system_scope_log`
+    /// with the job's name.
+    System(&'a str),
+}
+
 impl Store {
-    /// Starts a write transaction.
-    pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(match &self.pool {
+    /// Starts a write transaction in `scope`.
+    pub async fn begin_in(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
+        let tx = match &self.pool {
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        };
+        tx.enter(scope).await
+    }
+
+    /// Starts a read transaction in `scope` (on SQLite it does not take the write lock).
+    pub(crate) async fn begin_read_in(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
+        self.begin_read().await?.enter(scope).await
+    }
+
+    /// Starts a read transaction that names no scope: under row-level security it sees only
+    /// rows that belong to no tenant.
+    pub(crate) async fn begin_read(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
             Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
 }
 
 impl Tx {
+    async fn enter(mut self, scope: Scope<'_>) -> Result<Self, StoreError> {
+        if let Tx::Postgres(t) = &mut self {
+            match scope {
+                Scope::Tenant(id) => {
+                    sqlx::query("SELECT set_config('tollgate.tenant_id', $1, true)")
+                        .bind(id.to_string())
+                        .execute(&mut **t)
+                        .await?;
+                }
+                Scope::System(job) => {
+                    sqlx::query("INSERT INTO system_scope_log (job) VALUES ($1)")
+                        .bind(job)
+                        .execute(&mut **t)
+                        .await?;
+                }
+            }
+        }
+        Ok(self)
+    }
+
     /// Makes the transaction's changes permanent.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::backend::on_pool;
-use crate::{Backend, Store, StoreError};
+use crate::backend::{on_pool, on_tx};
+use crate::{Backend, Scope, Store, StoreError};
 
 /// The health of the database as seen from here.
 #[derive(Clone, Debug)]
@@ -50,11 +50,19 @@ impl Store {
         let names: Vec<String> =
             on_pool!(self, pool => sqlx::query_scalar(tables_sql).fetch_all(pool).await)?;
         let mut tables = Vec::with_capacity(names.len());
+        // Before the row-security migration there is no system scope to enter (nor a need to).
+        let mut tx = if names.iter().any(|n| n == "system_scope_log") {
+            self.begin_read_in(Scope::System("db check")).await?
+        } else {
+            self.begin_read().await?
+        };
         for name in names {
             let sql = format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\""));
-            let n: i64 = on_pool!(self, pool => sqlx::query_scalar(&sql).fetch_one(pool).await)?;
+            let n: i64 =
+                on_tx!(&mut tx, conn => sqlx::query_scalar(&sql).fetch_one(&mut *conn).await)?;
             tables.push((name, n));
         }
+        tx.commit().await?;
         let status = self.migration_status().await?;
         let (pool_size, pool_idle) = self.pool_stats();
         Ok(DbCheck {

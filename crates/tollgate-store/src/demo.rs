@@ -11,7 +11,7 @@ use crate::keys::NewKey;
 use crate::people::{NewTeam, NewUser};
 use crate::tenants::{NewApp, NewTenant};
 use crate::usage::UsageRecord;
-use crate::{Store, StoreError};
+use crate::{Scope, Store, StoreError};
 
 /// Choices for the demo data.
 #[derive(Clone, Debug)]
@@ -63,7 +63,7 @@ impl Store {
         let mut report = DemoReport::default();
         let mut rng = rand::thread_rng();
         let rows = demo::usage_rows(demo::USAGE_ROW_COUNT, demo::USAGE_SEED);
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_in(Scope::System("demo seed")).await?;
 
         report.tenant_created = tx
             .insert_tenant(&NewTenant {
@@ -199,7 +199,7 @@ impl Store {
         report.usage_rows = self.insert_usage(&records).await?;
 
         if report.changed_anything() {
-            let mut tx = self.begin().await?;
+            let mut tx = self.begin_in(Scope::System("demo seed")).await?;
             tx.append_audit(NewAuditEntry::system(
                 "demo.seed",
                 "tenant",

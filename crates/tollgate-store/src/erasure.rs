@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::audit::NewAuditEntry;
 use crate::backend::{on_tx, Tx};
 use crate::sql::DbId;
-use crate::{Store, StoreError};
+use crate::{Scope, Store, StoreError};
 
 /// What an erasure removed, per table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,7 +107,8 @@ impl Store {
         deletes: &[&str],
         requested_by: &str,
     ) -> Result<ErasureReport, StoreError> {
-        let mut tx = self.begin().await?;
+        let job = format!("erase {target} {id}");
+        let mut tx = self.begin_in(Scope::System(&job)).await?;
         let mut removed = Vec::with_capacity(tables.len());
         for (table, count_sql) in tables {
             let n: i64 = on_tx!(&mut tx, conn => sqlx::query_scalar(count_sql)

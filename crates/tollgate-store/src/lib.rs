@@ -20,5 +20,5 @@ pub mod tenants;
 pub mod usage;
 pub mod verify;
 
-pub use backend::{Backend, Store};
+pub use backend::{Backend, Scope, Store, Tx};
 pub use error::StoreError;

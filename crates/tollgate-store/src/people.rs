@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::backend::{on_tx, Tx};
 use crate::sql::DbId;
-use crate::StoreError;
+use crate::{Scope, StoreError};
 
 /// A new local user.
 #[derive(Clone, Debug)]
@@ -173,5 +173,114 @@ impl Tx {
         .execute(&mut *conn)
         .await.map(|r| r.rows_affected()))?;
         Ok(done == 1)
+    }
+}
+
+/// A user as the control plane shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Row id.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Unique user name.
+    pub username: String,
+    /// Unique email.
+    pub email: String,
+    /// Whether they may sign in.
+    pub is_active: bool,
+    /// Whether they must replace a one-time password first.
+    pub must_change_password: bool,
+}
+
+/// One team in its tenant's tree (from `team_hierarchy_view`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeamNode {
+    /// The team.
+    pub team_id: Uuid,
+    /// Its parent.
+    pub parent_team_id: Option<Uuid>,
+    /// Name.
+    pub name: String,
+    /// Level, 1 for a root team.
+    pub depth: i32,
+    /// Names from the root, joined with " > ".
+    pub path: String,
+    /// Direct members.
+    pub member_count: i64,
+}
+
+impl crate::Store {
+    /// The user with this id in `tenant_id`.
+    pub async fn user(&self, tenant_id: Uuid, id: Uuid) -> Result<User, StoreError> {
+        let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
+        let row: Option<(DbId, DbId, String, String, bool, bool)> = on_tx!(&mut tx, conn => sqlx::query_as(
+            "SELECT id, tenant_id, username, email, is_active, must_change_password FROM users
+             WHERE id = $1 AND tenant_id = $2",
+        )
+        .bind(DbId(id))
+        .bind(DbId(tenant_id))
+        .fetch_optional(&mut *conn)
+        .await)?;
+        tx.commit().await?;
+        let (id, tenant_id, username, email, is_active, must_change_password) =
+            row.ok_or_else(|| StoreError::NotFound {
+                what: "user",
+                id: id.to_string(),
+            })?;
+        Ok(User {
+            id: id.0,
+            tenant_id: tenant_id.0,
+            username,
+            email,
+            is_active,
+            must_change_password,
+        })
+    }
+
+    /// Every permission a user holds in their tenant or one of its teams, inherited ones
+    /// included, each once and sorted.
+    pub async fn permissions_of(
+        &self,
+        tenant_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
+        let permissions = on_tx!(&mut tx, conn => sqlx::query_scalar(
+            "SELECT DISTINCT permission FROM user_permissions_view
+             WHERE user_id = $1 AND tenant_id = $2 ORDER BY permission",
+        )
+        .bind(DbId(user_id))
+        .bind(DbId(tenant_id))
+        .fetch_all(&mut *conn)
+        .await)?;
+        tx.commit().await?;
+        Ok(permissions)
+    }
+
+    /// A tenant's teams as a tree, ordered by path.
+    pub async fn team_tree(&self, tenant_id: Uuid) -> Result<Vec<TeamNode>, StoreError> {
+        let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
+        let rows: Vec<(DbId, Option<DbId>, String, i32, String, i64)> = on_tx!(&mut tx, conn => sqlx::query_as(
+            "SELECT team_id, parent_team_id, name, depth, path, member_count
+             FROM team_hierarchy_view WHERE tenant_id = $1 ORDER BY path",
+        )
+        .bind(DbId(tenant_id))
+        .fetch_all(&mut *conn)
+        .await)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(team_id, parent, name, depth, path, member_count)| TeamNode {
+                    team_id: team_id.0,
+                    parent_team_id: parent.map(|p| p.0),
+                    name,
+                    depth,
+                    path,
+                    member_count,
+                },
+            )
+            .collect())
     }
 }

@@ -4,9 +4,9 @@
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::backend::{on_pool, on_tx, Tx};
+use crate::backend::{on_tx, Tx};
 use crate::sql::{DbId, DbTime};
-use crate::{Store, StoreError};
+use crate::{Scope, Store, StoreError};
 
 /// A new tenant.
 #[derive(Clone, Debug)]
@@ -66,15 +66,16 @@ impl Store {
     /// Retires a tenant: it and its apps stop working, every row stays.
     pub async fn deactivate_tenant(&self, id: Uuid) -> Result<(), StoreError> {
         let now = DbTime::now();
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_in(Scope::Tenant(id)).await?;
         let done = on_tx!(&mut tx, conn => sqlx::query(
             "UPDATE tenants SET is_active = false, deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(DbId(id))
         .bind(now)
         .execute(&mut *conn)
-        .await.map(|r| r.rows_affected()))?;
-        if done == 0 && !self.exists("tenants", id).await? {
+        .await
+        .map(|r| r.rows_affected()))?;
+        if done == 0 && !tx.exists("tenants", id).await? {
             return Err(StoreError::NotFound {
                 what: "tenant",
                 id: id.to_string(),
@@ -86,33 +87,42 @@ impl Store {
         .bind(DbId(id))
         .bind(now)
         .execute(&mut *conn)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
         tx.commit().await
     }
 
-    /// Retires an app: its keys stop working, every row stays.
-    pub async fn deactivate_app(&self, id: Uuid) -> Result<(), StoreError> {
-        let done = on_pool!(self, pool => sqlx::query(
+    /// Retires an app of `tenant_id`: its keys stop working, every row stays.
+    pub async fn deactivate_app(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
+        let mut tx = self.begin_in(Scope::Tenant(tenant_id)).await?;
+        let done = on_tx!(&mut tx, conn => sqlx::query(
             "UPDATE apps SET is_active = false, deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(DbId(id))
         .bind(DbTime::now())
-        .execute(pool)
-        .await.map(|r| r.rows_affected()))?;
-        if done == 0 && !self.exists("apps", id).await? {
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        if done == 0 && !tx.exists("apps", id).await? {
             return Err(StoreError::NotFound {
                 what: "app",
                 id: id.to_string(),
             });
         }
-        Ok(())
+        tx.commit().await
     }
+}
 
-    /// Whether `table` has a row with this id. `table` is always a constant of this crate.
-    pub(crate) async fn exists(&self, table: &'static str, id: Uuid) -> Result<bool, StoreError> {
+impl Tx {
+    /// Whether `table` has a row with this id visible in this transaction's scope. `table` is
+    /// always a constant of this crate.
+    pub(crate) async fn exists(
+        &mut self,
+        table: &'static str,
+        id: Uuid,
+    ) -> Result<bool, StoreError> {
         let sql = format!("SELECT count(*) FROM {table} WHERE id = $1");
-        let n: i64 =
-            on_pool!(self, pool => sqlx::query_scalar(&sql).bind(DbId(id)).fetch_one(pool).await)?;
+        let n: i64 = on_tx!(self, conn => sqlx::query_scalar(&sql).bind(DbId(id)).fetch_one(&mut *conn).await)?;
         Ok(n > 0)
     }
 }

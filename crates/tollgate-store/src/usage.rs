@@ -8,9 +8,11 @@
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use uuid::Uuid;
 
-use crate::backend::on_pool;
+use std::collections::BTreeMap;
+
+use crate::backend::{on_tx, Tx};
 use crate::sql::{DbId, DbTime};
-use crate::{Backend, Store, StoreError};
+use crate::{Backend, Scope, Store, StoreError};
 
 /// One usage record.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,12 +75,67 @@ const COLUMNS: &str =
 const BATCH: usize = 500;
 
 impl Store {
-    /// Inserts records in batches; records whose `request_id` exists already are skipped.
-    /// Returns how many were new. Rollups for the touched buckets are then recomputed.
+    /// Inserts records and recomputes the rollup buckets they touch, one transaction per
+    /// tenant in that tenant's scope. Returns how many records were new.
     pub async fn insert_usage(&self, records: &[UsageRecord]) -> Result<u64, StoreError> {
         let mut inserted = 0;
+        for (tenant, rows) in by_tenant(records) {
+            let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
+            inserted += tx.append_usage(&rows).await?;
+            if let Some((first, last)) = span(&rows) {
+                tx.rollup_usage(tenant, first, last).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(inserted)
+    }
+
+    /// Inserts records without touching rollups, one transaction per tenant in that tenant's
+    /// scope; records whose `request_id` exists already are skipped. Returns how many were new.
+    pub async fn append_usage(&self, records: &[UsageRecord]) -> Result<u64, StoreError> {
+        let mut inserted = 0;
+        for (tenant, rows) in by_tenant(records) {
+            let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
+            inserted += tx.append_usage(&rows).await?;
+            tx.commit().await?;
+        }
+        Ok(inserted)
+    }
+
+    /// Recomputes a tenant's hourly and daily buckets that overlap `[from, to]`.
+    pub async fn rollup_usage(
+        &self,
+        tenant: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
+        tx.rollup_usage(tenant, from, to).await?;
+        tx.commit().await
+    }
+}
+
+fn by_tenant(records: &[UsageRecord]) -> BTreeMap<Uuid, Vec<&UsageRecord>> {
+    let mut groups: BTreeMap<Uuid, Vec<&UsageRecord>> = BTreeMap::new();
+    for r in records {
+        groups.entry(r.tenant_id).or_default().push(r);
+    }
+    groups
+}
+
+fn span(rows: &[&UsageRecord]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let first = rows.iter().map(|r| r.created_at).min()?;
+    let last = rows.iter().map(|r| r.created_at).max()?;
+    Some((first, last))
+}
+
+impl Tx {
+    /// Inserts records in batches inside this transaction; duplicates of an existing
+    /// `request_id` are skipped. Returns how many were new.
+    pub async fn append_usage(&mut self, records: &[&UsageRecord]) -> Result<u64, StoreError> {
+        let mut inserted = 0;
         for chunk in records.chunks(BATCH) {
-            inserted += on_pool!(self, pool => {
+            inserted += on_tx!(self, conn => {
                 let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO usage_logs ({COLUMNS}) "));
                 q.push_values(chunk, |mut b, r| {
                     b.push_bind(DbId(r.id))
@@ -108,21 +165,16 @@ impl Store {
                         .push_bind(DbTime::of(r.created_at));
                 });
                 q.push(" ON CONFLICT (request_id) DO NOTHING");
-                q.build().execute(pool).await?.rows_affected()
+                q.build().execute(&mut *conn).await?.rows_affected()
             });
-        }
-        if let (Some(first), Some(last)) = (
-            records.iter().map(|r| r.created_at).min(),
-            records.iter().map(|r| r.created_at).max(),
-        ) {
-            self.rollup_usage(first, last).await?;
         }
         Ok(inserted)
     }
 
-    /// Recomputes every hourly and daily bucket that overlaps `[from, to]`.
+    /// Recomputes `tenant`'s hourly and daily buckets that overlap `[from, to]`.
     pub async fn rollup_usage(
-        &self,
+        &mut self,
+        tenant: Uuid,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -132,17 +184,19 @@ impl Store {
         let (h_from, h_to) = (floor(from, hour), floor(to, hour) + hour);
         let (d_from, d_to) = (floor(from, day), floor(to, day) + day);
         let sql = rollup_sql(self.backend());
-        on_pool!(self, pool => {
+        on_tx!(self, conn => {
             sqlx::query(&sql.hourly)
                 .bind(DbTime::of(h_from))
                 .bind(DbTime::of(h_to))
-                .execute(pool)
+                .bind(DbId(tenant))
+                .execute(&mut *conn)
                 .await?;
             for daily in &sql.daily {
                 sqlx::query(daily)
                     .bind(DbTime::of(d_from))
                     .bind(DbTime::of(d_to))
-                    .execute(pool)
+                    .bind(DbId(tenant))
+                    .execute(&mut *conn)
                     .await?;
             }
             Ok::<(), sqlx::Error>(())
@@ -189,7 +243,7 @@ fn rollup_sql(backend: Backend) -> RollupSql {
             .collect();
         format!(" ON CONFLICT ({keys}) DO UPDATE SET {}", updates.join(", "))
     };
-    let window = "FROM usage_logs WHERE created_at >= $1 AND created_at < $2";
+    let window = "FROM usage_logs WHERE created_at >= $1 AND created_at < $2 AND tenant_id = $3";
     let hourly = format!(
         "INSERT INTO usage_hourly (bucket_start, tenant_id, team_id, app_id, model, {MEASURE_COLUMNS}) \
          SELECT {hour_bucket}, tenant_id, COALESCE(team_id, {nil}), COALESCE(app_id, {nil}), model, {MEASURES} \

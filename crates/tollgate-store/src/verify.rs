@@ -39,6 +39,29 @@ pub const TABLES: &[&str] = &[
     "system_metrics",
 ];
 
+/// Tables with row-level security forced on PostgreSQL (migration 0006), and the table that
+/// records cross-tenant jobs.
+pub const ROW_SECURITY_TABLES: &[&str] = &[
+    "tenants",
+    "apps",
+    "teams",
+    "users",
+    "api_keys",
+    "roles",
+    "user_roles",
+    "policies",
+    "policy_assignments",
+    "alerts",
+    "alert_subscriptions",
+    "devices",
+    "firewall_configs",
+    "ai_use_events",
+    "usage_logs",
+    "usage_hourly",
+    "usage_daily",
+    "audit_log",
+];
+
 /// The seven report views of seed 003.
 pub const VIEWS: &[&str] = &[
     "user_permissions_view",
@@ -122,6 +145,9 @@ pub const GIN_INDEXES: &[(&str, &str)] = &[
     ("idx_alerts_metadata", "alerts"),
     ("idx_ai_use_events_metadata", "ai_use_events"),
     ("idx_audit_log_details", "audit_log"),
+    ("idx_api_keys_scopes", "api_keys"),
+    ("idx_firewall_configs_patterns", "firewall_configs"),
+    ("idx_system_metrics_labels", "system_metrics"),
 ];
 
 /// Indexes whose definition must keep a feature: (index, text its definition contains).
@@ -268,6 +294,18 @@ impl Store {
         for t in TABLES {
             report.expect(catalog.tables.contains(*t), || format!("table {t}"));
         }
+        if backend == Backend::Postgres {
+            report.expect(catalog.tables.contains("system_scope_log"), || {
+                "table system_scope_log".to_string()
+            });
+            for t in ROW_SECURITY_TABLES {
+                report.expect(catalog.row_security.contains(*t), || {
+                    format!(
+                        "row-level security (enabled and forced, policy tenant_isolation) on {t}"
+                    )
+                });
+            }
+        }
         for v in VIEWS {
             report.expect(catalog.views.contains(*v), || format!("view {v}"));
         }
@@ -412,6 +450,13 @@ async fn postgres_catalog(pool: &sqlx::PgPool) -> Result<Catalog, StoreError> {
              WHERE NOT t.tgisinternal AND r.relnamespace = current_schema()::regnamespace",
         )
         .await?,
+        row_security: names(
+            "SELECT c.relname::text FROM pg_class c
+             WHERE c.relrowsecurity AND c.relforcerowsecurity
+               AND c.relnamespace = current_schema()::regnamespace
+               AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = 'tenant_isolation')",
+        )
+        .await?,
         ..Catalog::default()
     };
     let rows = sqlx::query(
@@ -449,4 +494,5 @@ struct Catalog {
     triggers: BTreeSet<String>,
     indexes: Vec<(String, String, String)>,
     foreign_keys: Vec<(String, String, String, String)>,
+    row_security: BTreeSet<String>,
 }

@@ -3,7 +3,9 @@
 //!
 //! PostgreSQL is found at `TOLLGATE_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`). When it is unreachable a PostgreSQL test is
-//! skipped with a note, except under `CI=true`, where it fails.
+//! skipped with a note, except under `CI=true`, where it fails. Each test database is owned by
+//! the plain role `tollgate_test_owner`, which the server must let connect without a password
+//! (trust on loopback), so that row-level security is in force as in production.
 
 // A test kit fails loudly: a broken fixture should stop the test, not hide in a Result.
 #![allow(clippy::expect_used, clippy::panic)]
@@ -58,6 +60,17 @@ pub struct TestDb {
     pg_name: Option<String>,
 }
 
+/// The role that owns each test database.
+const TEST_OWNER: &str = "tollgate_test_owner";
+
+/// The admin URL with the test owner as user and `database` as database.
+fn owner_url(admin: &str, database: &str) -> String {
+    let (scheme, rest) = admin.split_once("://").unwrap_or(("postgres", admin));
+    let host = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    let host = host.split('/').next().unwrap_or(host);
+    format!("{scheme}://{TEST_OWNER}@{host}/{database}")
+}
+
 fn postgres_admin_url() -> String {
     std::env::var("TOLLGATE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string())
 }
@@ -90,13 +103,22 @@ impl TestDb {
                     }
                     Err(err) => panic!("PostgreSQL at {admin} is required under CI=true: {err}"),
                 };
+                // Tollgate runs as a plain role that owns its tables, so row-level security
+                // applies to every test exactly as it does in production.
+                conn.execute(
+                    "DO $$ BEGIN
+                        CREATE ROLE tollgate_test_owner LOGIN NOSUPERUSER NOBYPASSRLS;
+                     EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                     END $$",
+                )
+                .await
+                .expect("the test owner role exists");
                 let name = format!("tg_test_{}", uuid::Uuid::new_v4().simple());
-                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                conn.execute(format!("CREATE DATABASE {name} OWNER {TEST_OWNER}").as_str())
                     .await
                     .expect("CREATE DATABASE for the test");
-                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
                 Some(Self {
-                    url: format!("{base}/{name}"),
+                    url: owner_url(&admin, &name),
                     backend,
                     dir: None,
                     pg_name: Some(name),

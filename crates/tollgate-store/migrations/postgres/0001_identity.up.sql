@@ -120,6 +120,7 @@ CREATE INDEX idx_api_keys_tenant ON api_keys (tenant_id);
 CREATE INDEX idx_api_keys_app ON api_keys (app_id);
 CREATE INDEX idx_api_keys_user ON api_keys (user_id);
 CREATE INDEX idx_api_keys_prefix ON api_keys (key_prefix);
+CREATE INDEX idx_api_keys_scopes ON api_keys USING gin (scopes);
 
 CREATE TABLE roles (
     id             uuid PRIMARY KEY,

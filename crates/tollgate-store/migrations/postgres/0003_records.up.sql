@@ -49,6 +49,7 @@ CREATE TABLE firewall_configs (
     updated_at             timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX ix_firewall_configs_organization_id ON firewall_configs (tenant_id);
+CREATE INDEX idx_firewall_configs_patterns ON firewall_configs USING gin (custom_patterns);
 
 CREATE TABLE ai_use_events (
     id                    uuid PRIMARY KEY,
@@ -202,3 +203,4 @@ CREATE TABLE system_metrics (
     labels      jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(labels) = 'object')
 );
 CREATE INDEX idx_system_metrics_name_time ON system_metrics (metric_name, recorded_at DESC);
+CREATE INDEX idx_system_metrics_labels ON system_metrics USING gin (labels);

@@ -203,7 +203,8 @@ CREATE TABLE system_config (
     CONSTRAINT uq_system_config_key UNIQUE (key),
     CONSTRAINT ck_system_config_typed CHECK (
         (value_type = 'string')
-        OR (value_type = 'int' AND CAST(CAST(value AS INTEGER) AS TEXT) = value AND length(value) <= 19)
+        OR (value_type = 'int' AND CAST(CAST(value AS INTEGER) AS TEXT) = value AND length(ltrim(value, '-')) <= 18)
+        OR (value_type = 'bool' AND value IN ('true', 'false'))
         OR (value_type = 'json' AND json_valid(value))
     )
 );

@@ -2,7 +2,7 @@ use tollgate_domain::builtin::ROLE_SUPER_ADMIN;
 use tollgate_domain::key::{issue, KeyKind};
 use tollgate_store::keys::NewKey;
 use tollgate_store::people::{NewTeam, NewUser};
-use tollgate_store::{Store, StoreError};
+use tollgate_store::{Scope, Store, StoreError};
 use tollgate_testkit::{backend_tests, TestDb};
 use uuid::Uuid;
 
@@ -48,7 +48,7 @@ fn key<'a>(
 
 async fn user(store: &Store, tenant: Uuid, email: &str) -> Uuid {
     let id = Uuid::new_v4();
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
     tx.insert_user(&NewUser {
         id,
         tenant_id: tenant,
@@ -70,7 +70,7 @@ async fn hard_delete_cascades_tenant_to_apps_and_keys(db: TestDb) {
     let store = db.migrated().await;
     let (tenant, app) = tenant_with_app(&store, "cascade@example.com").await;
     let issued = issue(KeyKind::Gateway, &mut rand::thread_rng());
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
     tx.insert_key(&key(tenant, Some(app), None, KeyKind::Gateway, &issued))
         .await
         .unwrap();
@@ -113,7 +113,7 @@ async fn soft_delete_keeps_rows(db: TestDb) {
         Err(StoreError::NotFound { .. })
     ));
     assert!(matches!(
-        store.deactivate_app(Uuid::new_v4()).await,
+        store.deactivate_app(tenant, Uuid::new_v4()).await,
         Err(StoreError::NotFound { .. })
     ));
 }
@@ -129,7 +129,7 @@ async fn key_kinds_never_stand_in_for_each_other(db: TestDb) {
         issue(KeyKind::Admin, &mut rng),
     );
 
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
     let admin_on_app = tx
         .insert_key(&key(tenant, Some(app), Some(owner), KeyKind::Admin, &a))
         .await;
@@ -138,13 +138,13 @@ async fn key_kinds_never_stand_in_for_each_other(db: TestDb) {
         "{admin_on_app:?}"
     );
     drop(tx);
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
     let gateway_without_app = tx
         .insert_key(&key(tenant, None, None, KeyKind::Gateway, &b))
         .await;
     assert!(matches!(gateway_without_app, Err(StoreError::Refused(_))));
     drop(tx);
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
     tx.insert_key(&key(tenant, None, Some(owner), KeyKind::Admin, &c))
         .await
         .unwrap();
@@ -160,7 +160,7 @@ async fn a_role_is_held_once_per_scope(db: TestDb) {
     let (tenant, _) = tenant_with_app(&store, "scope@example.com").await;
     let person = user(&store, tenant, "p@example.com").await;
     let (t1, t2) = (Uuid::new_v4(), Uuid::new_v4());
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
     for (id, name) in [(t1, "one"), (t2, "two")] {
         tx.insert_team(&NewTeam {
             id,
@@ -233,6 +233,8 @@ async fn seed_checks_hold(db: TestDb) {
         (format!("INSERT INTO ai_use_events (id, tenant_id, occurred_at, tool_name, tool_type, risk_level) VALUES ('{}', '{tenant}', '2026-01-01T00:00:00.000Z', 'ChatGPT', 'web', 'purple')", Uuid::new_v4()), "risk level outside green/amber/red"),
         (format!("INSERT INTO system_config (id, key, value, value_type) VALUES ('{}', 'max', 'ten', 'int')", Uuid::new_v4()), "int config that is not a number"),
         (format!("INSERT INTO system_config (id, key, value, value_type) VALUES ('{}', 'j', '{{nope', 'json')", Uuid::new_v4()), "json config that is not JSON"),
+        (format!("INSERT INTO system_config (id, key, value, value_type) VALUES ('{}', 'big', '1234567890123456789', 'int')", Uuid::new_v4()), "int config beyond 18 digits"),
+        (format!("INSERT INTO system_config (id, key, value, value_type) VALUES ('{}', 'flag', 'yes', 'bool')", Uuid::new_v4()), "bool config other than true/false"),
     ] {
         assert!(store.execute_raw(&sql).await.is_err(), "accepted: {why}");
     }
@@ -254,4 +256,14 @@ async fn seed_checks_hold(db: TestDb) {
         .execute_raw(&format!("INSERT INTO system_config (id, key, value, value_type) VALUES ('{}', 'max_parallel', '-12', 'int')", Uuid::new_v4()))
         .await
         .unwrap();
+    for (key, value, kind) in [
+        ("sample_retention_enabled", "true", "bool"),
+        ("allowed_web_domains", "[\"a.example\"]", "json"),
+        ("ollama_host", "localhost", "string"),
+    ] {
+        store
+            .execute_raw(&format!("INSERT INTO system_config (id, key, value, value_type) VALUES ('{}', '{key}', '{value}', '{kind}')", Uuid::new_v4()))
+            .await
+            .unwrap();
+    }
 }

@@ -7,16 +7,17 @@ mod erasure;
 mod hierarchy;
 mod integrity;
 mod migrations;
+mod row_security;
 mod views;
 
 use tollgate_store::tenants::{NewApp, NewTenant};
-use tollgate_store::Store;
+use tollgate_store::{Scope, Store};
 use uuid::Uuid;
 
 /// A tenant with one app, created in one transaction; returns (tenant, app).
 pub async fn tenant_with_app(store: &Store, email: &str) -> (Uuid, Uuid) {
     let (tenant, app) = (Uuid::new_v4(), Uuid::new_v4());
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
     tx.insert_tenant(&NewTenant {
         id: tenant,
         name: "T".into(),

@@ -11,11 +11,11 @@ backend_tests!(
 async fn up_down_up(db: TestDb) {
     let store = db.store().await;
     let applied = store.migrate_up(None, false).await.unwrap().applied;
-    assert_eq!(applied, vec![1, 2, 3, 4, 5]);
+    assert_eq!(applied, vec![1, 2, 3, 4, 5, 6]);
     assert!(store.migrations_current().await.unwrap());
 
     let reverted = store.migrate_down(0).await.unwrap();
-    assert_eq!(reverted, vec![5, 4, 3, 2, 1]);
+    assert_eq!(reverted, vec![6, 5, 4, 3, 2, 1]);
     let report = store.verify_schema().await.unwrap();
     for table in verify::TABLES {
         assert!(
@@ -84,8 +84,8 @@ async fn migrate_to_version(db: TestDb) {
     ));
     assert_eq!(
         store.migrate_up(None, false).await.unwrap().applied,
-        vec![3, 4, 5]
+        vec![3, 4, 5, 6]
     );
-    assert_eq!(store.migrate_down(3).await.unwrap(), vec![5, 4]);
+    assert_eq!(store.migrate_down(3).await.unwrap(), vec![6, 5, 4]);
     assert_eq!(store.previous_version().await.unwrap(), 2);
 }

@@ -1,0 +1,16 @@
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['tenants', 'apps', 'teams', 'users', 'api_keys', 'user_roles',
+        'policy_assignments', 'alerts', 'alert_subscriptions', 'devices', 'firewall_configs',
+        'ai_use_events', 'usage_logs', 'usage_hourly', 'usage_daily', 'audit_log', 'roles', 'policies']
+    LOOP
+        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON %I', t);
+        EXECUTE format('ALTER TABLE %I NO FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I DISABLE ROW LEVEL SECURITY', t);
+    END LOOP;
+END $$;
+DROP FUNCTION IF EXISTS tollgate_in_system_scope();
+DROP FUNCTION IF EXISTS tollgate_current_tenant();
+DROP TABLE IF EXISTS system_scope_log;

@@ -1,0 +1,151 @@
+//! The `tollgate` binary as a person runs it, against both backends.
+
+use std::process::{Command, Output};
+
+use tollgate_testkit::{backend_tests, TestDb};
+
+backend_tests!(
+    migrate_status_up_and_verify,
+    verify_fails_and_names_what_is_missing,
+    seed_demo_twice_changes_nothing,
+    erase_needs_confirmation,
+);
+
+fn tollgate(db: &TestDb, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .current_dir(dir.path())
+        .env("TOLLGATE_DATABASE__URL", &db.url)
+        .env("TOLLGATE_LOG__FORMAT", "json")
+        .env_remove("TOLLGATE_CONFIG")
+        .output()
+        .expect("the tollgate binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+async fn migrate_status_up_and_verify(db: TestDb) {
+    let status = tollgate(&db, &["migrate", "status"]);
+    assert!(status.status.success());
+    assert_eq!(
+        stdout(&status).matches("pending").count(),
+        6,
+        "{}",
+        stdout(&status)
+    );
+
+    let up = tollgate(&db, &["migrate", "up", "--to", "3"]);
+    assert!(stdout(&up).contains("applied 3"), "{}", stdout(&up));
+    let up = tollgate(&db, &["migrate", "up"]);
+    assert!(stdout(&up).contains("applied 6"), "{}", stdout(&up));
+
+    let verify = tollgate(&db, &["schema", "verify"]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+    assert!(stdout(&verify).starts_with("schema ok"));
+
+    let check = tollgate(&db, &["db", "check"]);
+    assert!(check.status.success(), "{}", stdout(&check));
+    assert!(stdout(&check).contains("migrations 6 of 6 applied"));
+    assert!(stdout(&check).contains("usage_logs"));
+}
+
+async fn verify_fails_and_names_what_is_missing(db: TestDb) {
+    let store = db.migrated().await;
+    store
+        .execute_raw("DROP INDEX idx_apps_active")
+        .await
+        .unwrap();
+    let verify = tollgate(&db, &["schema", "verify"]);
+    assert_eq!(verify.status.code(), Some(1));
+    assert!(
+        stdout(&verify).contains("missing: index idx_apps_active on apps"),
+        "{}",
+        stdout(&verify)
+    );
+}
+
+async fn seed_demo_twice_changes_nothing(db: TestDb) {
+    let first = tollgate(&db, &["seed", "--demo"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let out = stdout(&first);
+    assert_eq!(out.matches("tg_gw_").count(), 5, "{out}");
+    assert!(out.contains("admin@llmgovernance.local /"));
+    let second = tollgate(&db, &["seed", "--demo"]);
+    assert!(
+        stdout(&second).contains("nothing changed"),
+        "{}",
+        stdout(&second)
+    );
+    assert!(!stdout(&second).contains("tg_gw_"));
+}
+
+async fn erase_needs_confirmation(db: TestDb) {
+    let store = db.migrated().await;
+    store.seed_demo(&Default::default()).await.unwrap();
+    let tenant = tollgate_domain::demo::TENANT_ID.to_string();
+    let refused = tollgate(&db, &["erase", "tenant", &tenant]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        store
+            .scalar_raw("SELECT count(*) FROM usage_logs")
+            .await
+            .unwrap(),
+        10
+    );
+
+    let done = tollgate(&db, &["erase", "tenant", &tenant, "--yes"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(stdout(&done).contains("usage_logs"), "{}", stdout(&done));
+    assert_eq!(
+        store
+            .scalar_raw("SELECT count(*) FROM usage_logs")
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn config_show_masks_secrets_and_bad_values_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+        cmd.args(["config", "show"])
+            .current_dir(dir.path())
+            .env_remove("TOLLGATE_CONFIG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let shown = run(&[(
+        "TOLLGATE_DATABASE__URL",
+        "postgres://tg:hunter2@db/tollgate",
+    )]);
+    assert!(shown.status.success());
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.contains("postgres://tg:****@db/tollgate") && !text.contains("hunter2"),
+        "{text}"
+    );
+    assert!(text.contains("bind = \"127.0.0.1:8080\""), "{text}");
+
+    let bad = run(&[("TOLLGATE_SERVER__BIND", "everywhere")]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("server.bind") && err.contains("TOLLGATE_SERVER__BIND"),
+        "{err}"
+    );
+}

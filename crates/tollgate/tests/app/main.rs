@@ -1,0 +1,5 @@
+//! Tollgate as its users meet it: the server over HTTP and the command line, on both backends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod server;
