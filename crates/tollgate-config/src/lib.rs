@@ -13,4 +13,6 @@ mod settings;
 pub use error::ConfigError;
 pub use load::{load, ConfigSource, ENV_PREFIX};
 pub use mask::mask_url_password;
-pub use settings::{DatabaseSettings, LogFormat, LogSettings, ServerSettings, Settings};
+pub use settings::{
+    DatabaseSettings, LogFormat, LogSettings, ServerSettings, Settings, TlsSettings,
+};

@@ -11,6 +11,9 @@ pub const ENV_PREFIX: &str = "TOLLGATE_";
 /// Variables with the prefix that are not settings (the CLI reads them itself).
 const NOT_SETTINGS: &[&str] = &["TOLLGATE_CONFIG"];
 
+/// Variables of the test kit and benchmarks, never settings.
+const TEST_PREFIX: &str = "TOLLGATE_TEST_";
+
 /// Where the settings file comes from.
 #[derive(Clone, Debug)]
 pub enum ConfigSource {
@@ -41,7 +44,11 @@ pub fn load(
 
     let mut vars: Vec<(String, String)> = env
         .into_iter()
-        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !NOT_SETTINGS.contains(&k.as_str()))
+        .filter(|(k, _)| {
+            k.starts_with(ENV_PREFIX)
+                && !k.starts_with(TEST_PREFIX)
+                && !NOT_SETTINGS.contains(&k.as_str())
+        })
         .collect();
     vars.sort();
     for (variable, raw) in vars {

@@ -26,6 +26,11 @@ pub struct ServerSettings {
     pub external_url: String,
     /// How long graceful shutdown waits for in-flight requests before it stops anyway.
     pub shutdown_grace_seconds: u64,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed.
+    /// Empty: the connecting peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Terminate TLS here instead of at a proxy.
+    pub tls: TlsSettings,
 }
 
 impl Default for ServerSettings {
@@ -34,7 +39,45 @@ impl Default for ServerSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             external_url: "http://127.0.0.1:8080".to_string(),
             shutdown_grace_seconds: 30,
+            trusted_proxies: Vec::new(),
+            tls: TlsSettings::default(),
         }
+    }
+}
+
+impl ServerSettings {
+    /// Whether cookies must carry `Secure`: whenever clients reach Tollgate over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.external_url.starts_with("https://")
+    }
+}
+
+/// TLS termination. Both files empty: plain HTTP.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: String,
+    /// How often the files are checked for changes; a changed pair is loaded without a restart.
+    pub reload_seconds: u64,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            cert_file: String::new(),
+            key_file: String::new(),
+            reload_seconds: 30,
+        }
+    }
+}
+
+impl TlsSettings {
+    /// Whether TLS is configured.
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.is_empty()
     }
 }
 
@@ -163,9 +206,33 @@ impl Settings {
                 ),
             ));
         }
-        if db.acquire_timeout_seconds == 0 {
-            return Err((
+        for (key, value) in [
+            (
                 "database.acquire_timeout_seconds",
+                db.acquire_timeout_seconds,
+            ),
+            ("database.idle_timeout_seconds", db.idle_timeout_seconds),
+            ("database.max_lifetime_seconds", db.max_lifetime_seconds),
+        ] {
+            if value == 0 {
+                return Err((key, "must be at least 1".to_string()));
+            }
+        }
+        for proxy in &self.server.trusted_proxies {
+            if let Err(err) = proxy.parse::<tollgate_domain::proxy::IpRange>() {
+                return Err(("server.trusted_proxies", err.to_string()));
+            }
+        }
+        let tls = &self.server.tls;
+        if tls.cert_file.is_empty() != tls.key_file.is_empty() {
+            return Err((
+                "server.tls",
+                "set both cert_file and key_file, or neither".to_string(),
+            ));
+        }
+        if tls.enabled() && tls.reload_seconds == 0 {
+            return Err((
+                "server.tls.reload_seconds",
                 "must be at least 1".to_string(),
             ));
         }

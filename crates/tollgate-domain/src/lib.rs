@@ -10,3 +10,4 @@ pub mod id;
 pub mod key;
 pub mod money;
 pub mod password;
+pub mod proxy;

@@ -107,18 +107,25 @@ impl Store {
                 let phc = password::hash(&one_time, &mut rng)
                     .map_err(|e| StoreError::Refused(e.to_string()))?;
                 let (id, subject) = (tollgate_domain::id::random(), tollgate_domain::id::random());
-                tx.insert_user(&NewUser {
-                    id,
-                    tenant_id: demo::TENANT_ID,
-                    subject_id: subject,
-                    username: demo::ADMIN_USERNAME.to_string(),
-                    email: demo::ADMIN_EMAIL.to_string(),
-                    password_hash: phc,
-                    full_name: Some("Demo Administrator".to_string()),
-                    is_superuser: true,
-                    must_change_password: true,
-                })
-                .await?;
+                let created = tx
+                    .insert_user(&NewUser {
+                        id,
+                        tenant_id: demo::TENANT_ID,
+                        subject_id: subject,
+                        username: demo::ADMIN_USERNAME.to_string(),
+                        email: demo::ADMIN_EMAIL.to_string(),
+                        password_hash: phc,
+                        full_name: Some("Demo Administrator".to_string()),
+                        is_superuser: true,
+                        must_change_password: true,
+                    })
+                    .await?;
+                if !created {
+                    return Err(StoreError::Conflict(format!(
+                        "the user name `{}` is taken by another user; the demo admin cannot be created",
+                        demo::ADMIN_USERNAME
+                    )));
+                }
                 report.admin_password = Some(one_time);
                 (id, subject)
             }
@@ -164,8 +171,6 @@ impl Store {
             .await?;
             report.keys.push((name, issued.secret));
         }
-        tx.commit().await?;
-
         let now = Utc::now();
         let records: Vec<UsageRecord> = rows
             .iter()
@@ -196,10 +201,18 @@ impl Store {
             })
             .collect();
         // Only rows that are new are inserted, so a second run leaves the first run's times.
-        report.usage_rows = self.insert_usage(&records).await?;
+        let refs: Vec<&UsageRecord> = records.iter().collect();
+        report.usage_rows = tx.append_usage(&refs).await?;
+        if let (Some(first), Some(last)) = (
+            records.iter().map(|r| r.created_at).min(),
+            records.iter().map(|r| r.created_at).max(),
+        ) {
+            tx.rollup_usage(demo::TENANT_ID, first, last).await?;
+        }
 
+        // One transaction: a failure anywhere leaves nothing behind, so no key is ever stored
+        // whose secret was not shown.
         if report.changed_anything() {
-            let mut tx = self.begin_in(Scope::System("demo seed")).await?;
             tx.append_audit(NewAuditEntry::system(
                 "demo.seed",
                 "tenant",
@@ -212,8 +225,8 @@ impl Store {
                 }),
             ))
             .await?;
-            tx.commit().await?;
         }
+        tx.commit().await?;
         Ok(report)
     }
 }

@@ -109,6 +109,11 @@ impl Store {
     ) -> Result<ErasureReport, StoreError> {
         let job = format!("erase {target} {id}");
         let mut tx = self.begin_in(Scope::System(&job)).await?;
+        if let Tx::Postgres(t) = &mut tx {
+            // Rows added while counting would be removed but not counted: hold the target.
+            let lock = format!("SELECT 1 FROM {target}s WHERE id = $1 FOR UPDATE");
+            sqlx::query(&lock).bind(DbId(id)).execute(&mut **t).await?;
+        }
         let mut removed = Vec::with_capacity(tables.len());
         for (table, count_sql) in tables {
             let n: i64 = on_tx!(&mut tx, conn => sqlx::query_scalar(count_sql)

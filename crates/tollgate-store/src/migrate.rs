@@ -35,6 +35,15 @@ pub struct MigrateReport {
     pub backup: Option<String>,
 }
 
+/// What `migrate down` did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RevertReport {
+    /// Versions reverted, newest first.
+    pub reverted: Vec<i64>,
+    /// Where the SQLite file was copied before reverting, if it was.
+    pub backup: Option<String>,
+}
+
 impl Store {
     fn migrator(&self) -> &'static Migrator {
         match self.backend() {
@@ -66,16 +75,15 @@ impl Store {
         self.migrator().iter().map(|m| m.version).max().unwrap_or(0)
     }
 
-    /// Whether every migration of this build is applied and none unknown to it.
+    /// Whether every migration of this build is applied. Newer ones are allowed: during a
+    /// rolling upgrade the first new replica migrates while old ones keep serving.
     pub async fn migrations_current(&self) -> Result<bool, StoreError> {
         let applied = self.applied_migrations().await?;
-        let known: Vec<i64> = self
+        Ok(self
             .migrator()
             .iter()
             .filter(|m| m.migration_type.is_up_migration())
-            .map(|m| m.version)
-            .collect();
-        Ok(applied.len() == known.len() && applied.iter().all(|(v, _)| known.contains(v)))
+            .all(|m| applied.iter().any(|(v, _)| *v == m.version)))
     }
 
     /// Applies pending migrations up to `to` (all when `None`). With `backup`, a SQLite file
@@ -133,21 +141,34 @@ impl Store {
         })
     }
 
-    /// Reverts applied migrations newer than `to` (`0` reverts everything); returns them.
-    pub async fn migrate_down(&self, to: i64) -> Result<Vec<i64>, StoreError> {
+    /// Reverts applied migrations newer than `to` (`0` reverts everything). With `backup`, a
+    /// SQLite file is first copied aside, as before migrating up.
+    pub async fn migrate_down(&self, to: i64, backup: bool) -> Result<RevertReport, StoreError> {
         if to != 0 && !self.migrator().version_exists(to) {
             return Err(StoreError::UnknownVersion(to));
         }
         let before = self.applied_migrations().await?;
+        if !before.iter().any(|(v, _)| *v > to) {
+            return Ok(RevertReport::default());
+        }
+        let backup = match (backup, self.sqlite_file(), before.last()) {
+            (true, Some(file), Some((current, _))) => {
+                Some(self.copy_sqlite(&file, *current).await?)
+            }
+            _ => None,
+        };
         let migrator = self.migrator();
         on_pool!(self, pool => migrator.undo(pool, to).await)?;
         let after = self.applied_migrations().await?;
-        Ok(before
-            .iter()
-            .rev()
-            .map(|(v, _)| *v)
-            .filter(|v| !after.iter().any(|(a, _)| a == v))
-            .collect())
+        Ok(RevertReport {
+            reverted: before
+                .iter()
+                .rev()
+                .map(|(v, _)| *v)
+                .filter(|v| !after.iter().any(|(a, _)| a == v))
+                .collect(),
+            backup,
+        })
     }
 
     /// The version just before the newest applied one (what `migrate down` goes back to).

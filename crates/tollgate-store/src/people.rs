@@ -248,13 +248,16 @@ impl crate::Store {
         let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
         let permissions = on_tx!(&mut tx, conn => sqlx::query_scalar(
             "SELECT DISTINCT permission FROM user_permissions_view
-             WHERE user_id = $1 AND tenant_id = $2 ORDER BY permission",
+             WHERE user_id = $1 AND tenant_id = $2",
         )
         .bind(DbId(user_id))
         .bind(DbId(tenant_id))
         .fetch_all(&mut *conn)
         .await)?;
         tx.commit().await?;
+        // Sorted here: PostgreSQL's collation and SQLite's BINARY order would differ.
+        let mut permissions: Vec<String> = permissions;
+        permissions.sort();
         Ok(permissions)
     }
 
@@ -263,13 +266,13 @@ impl crate::Store {
         let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
         let rows: Vec<(DbId, Option<DbId>, String, i32, String, i64)> = on_tx!(&mut tx, conn => sqlx::query_as(
             "SELECT team_id, parent_team_id, name, depth, path, member_count
-             FROM team_hierarchy_view WHERE tenant_id = $1 ORDER BY path",
+             FROM team_hierarchy_view WHERE tenant_id = $1",
         )
         .bind(DbId(tenant_id))
         .fetch_all(&mut *conn)
         .await)?;
         tx.commit().await?;
-        Ok(rows
+        let mut tree: Vec<TeamNode> = rows
             .into_iter()
             .map(
                 |(team_id, parent, name, depth, path, member_count)| TeamNode {
@@ -281,6 +284,8 @@ impl crate::Store {
                     member_count,
                 },
             )
-            .collect())
+            .collect();
+        tree.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(tree)
     }
 }

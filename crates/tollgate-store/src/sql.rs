@@ -124,7 +124,8 @@ impl Type<Postgres> for DbTime {
 
 impl<'q> Encode<'q, Postgres> for DbTime {
     fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        <DateTime<Utc> as Encode<'_, Postgres>>::encode_by_ref(&self.0, buf)
+        // Both backends keep milliseconds, so a value reads back as it was written.
+        <DateTime<Utc> as Encode<'_, Postgres>>::encode_by_ref(&self.0.trunc_subsecs(3), buf)
     }
 }
 

@@ -75,7 +75,7 @@ impl Store {
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;
-        if done == 0 && !tx.exists("tenants", id).await? {
+        if done == 0 && !tx.exists("tenants", id, id).await? {
             return Err(StoreError::NotFound {
                 what: "tenant",
                 id: id.to_string(),
@@ -96,14 +96,16 @@ impl Store {
     pub async fn deactivate_app(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
         let mut tx = self.begin_in(Scope::Tenant(tenant_id)).await?;
         let done = on_tx!(&mut tx, conn => sqlx::query(
-            "UPDATE apps SET is_active = false, deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
+            "UPDATE apps SET is_active = false, deleted_at = $2
+             WHERE id = $1 AND tenant_id = $3 AND deleted_at IS NULL",
         )
         .bind(DbId(id))
         .bind(DbTime::now())
+        .bind(DbId(tenant_id))
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;
-        if done == 0 && !tx.exists("apps", id).await? {
+        if done == 0 && !tx.exists("apps", id, tenant_id).await? {
             return Err(StoreError::NotFound {
                 what: "app",
                 id: id.to_string(),
@@ -114,15 +116,25 @@ impl Store {
 }
 
 impl Tx {
-    /// Whether `table` has a row with this id visible in this transaction's scope. `table` is
-    /// always a constant of this crate.
+    /// Whether `table` has a row with this id that belongs to `tenant_id` (for `tenants`, the
+    /// tenant itself). `table` is always a constant of this crate.
     pub(crate) async fn exists(
         &mut self,
         table: &'static str,
         id: Uuid,
+        tenant_id: Uuid,
     ) -> Result<bool, StoreError> {
-        let sql = format!("SELECT count(*) FROM {table} WHERE id = $1");
-        let n: i64 = on_tx!(self, conn => sqlx::query_scalar(&sql).bind(DbId(id)).fetch_one(&mut *conn).await)?;
+        let owner = if table == "tenants" {
+            "id"
+        } else {
+            "tenant_id"
+        };
+        let sql = format!("SELECT count(*) FROM {table} WHERE id = $1 AND {owner} = $2");
+        let n: i64 = on_tx!(self, conn => sqlx::query_scalar(&sql)
+            .bind(DbId(id))
+            .bind(DbId(tenant_id))
+            .fetch_one(&mut *conn)
+            .await)?;
         Ok(n > 0)
     }
 }

@@ -184,6 +184,14 @@ impl Tx {
         let (h_from, h_to) = (floor(from, hour), floor(to, hour) + hour);
         let (d_from, d_to) = (floor(from, day), floor(to, day) + day);
         let sql = rollup_sql(self.backend());
+        if let Tx::Postgres(t) = self {
+            // Two batches of one tenant recomputing the same bucket at once would each count
+            // only their own rows under READ COMMITTED: one recomputation per tenant at a time.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('tollgate.rollup.' || $1::text))")
+                .bind(DbId(tenant))
+                .execute(&mut **t)
+                .await?;
+        }
         on_tx!(self, conn => {
             sqlx::query(&sql.hourly)
                 .bind(DbTime::of(h_from))

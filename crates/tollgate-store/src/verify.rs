@@ -60,6 +60,9 @@ pub const ROW_SECURITY_TABLES: &[&str] = &[
     "usage_hourly",
     "usage_daily",
     "audit_log",
+    "sessions",
+    "mfa_secrets",
+    "team_members",
 ];
 
 /// The seven report views of seed 003.

@@ -1,14 +1,15 @@
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tollgate_config::Settings;
 use tollgate_store::{Store, StoreError};
 
-use crate::http;
+use crate::{http, tls};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,16 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The certificate or key cannot be loaded.
+    #[error("cannot load the TLS certificate {cert} and key {key}: {source}; check server.tls.cert_file and server.tls.key_file")]
+    Tls {
+        /// Certificate file.
+        cert: String,
+        /// Key file.
+        key: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// A server that is bound and ready to run.
@@ -31,10 +42,12 @@ pub struct Application {
     listener: TcpListener,
     store: Store,
     settings: Settings,
+    tls: Option<RustlsConfig>,
 }
 
 impl Application {
-    /// Opens the store, migrates it when `database.migrate_on_start` is set, and binds.
+    /// Opens the store, migrates it when `database.migrate_on_start` is set, loads the TLS
+    /// certificate if one is configured, and binds.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let store = Store::connect(&settings.database).await?;
         Self::build_with_store(settings, store).await
@@ -53,6 +66,20 @@ impl Application {
                 tracing::info!(applied = ?report.applied, "applied migrations");
             }
         }
+        let tls_settings = &settings.server.tls;
+        let tls = if tls_settings.enabled() {
+            let config =
+                RustlsConfig::from_pem_file(&tls_settings.cert_file, &tls_settings.key_file)
+                    .await
+                    .map_err(|source| StartError::Tls {
+                        cert: tls_settings.cert_file.clone(),
+                        key: tls_settings.key_file.clone(),
+                        source,
+                    })?;
+            Some(config)
+        } else {
+            None
+        };
         let addr = settings.server.bind;
         let listener = TcpListener::bind(addr)
             .await
@@ -61,6 +88,7 @@ impl Application {
             listener,
             store,
             settings,
+            tls,
         })
     }
 
@@ -69,6 +97,15 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or(self.settings.server.bind)
+    }
+
+    /// `https` when TLS is terminated here, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The store the server uses.
@@ -82,31 +119,47 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
-        let router = http::router(self.store.clone());
-        let listener = self.listener.tap_io(|tcp| {
-            // Without it a response written in two pieces can wait ~40 ms for a delayed ACK.
-            if let Err(err) = tcp.set_nodelay(true) {
-                tracing::warn!(%err, "cannot set TCP_NODELAY");
-            }
+        let service = http::router(self.store.clone(), &self.settings.server)
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let handle: Handle<SocketAddr> = Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!(
+                grace_seconds = grace.as_secs(),
+                "shutting down: draining in-flight requests"
+            );
+            stopper.graceful_shutdown(Some(grace));
         });
-        let stopping = Arc::new(Notify::new());
-        let signal = {
-            let stopping = stopping.clone();
-            async move {
-                shutdown.await;
-                tracing::info!("shutting down: draining in-flight requests");
-                stopping.notify_one();
+        let store = self.store.clone();
+        let listener = self.listener.into_std()?;
+        // NoDelayAcceptor: without TCP_NODELAY a response written in two pieces can wait
+        // ~40 ms for a delayed ACK.
+        let served = match self.tls {
+            None => {
+                axum_server::from_tcp(listener)?
+                    .acceptor(NoDelayAcceptor::new())
+                    .handle(handle)
+                    .serve(service)
+                    .await
+            }
+            Some(config) => {
+                let reloader = tokio::spawn(tls::reload_on_change(
+                    config.clone(),
+                    self.settings.server.tls.clone(),
+                ));
+                let served = axum_server::from_tcp_rustls(listener, config)?
+                    .map(|tls| tls.acceptor(NoDelayAcceptor::new()))
+                    .handle(handle)
+                    .serve(service)
+                    .await;
+                reloader.abort();
+                served
             }
         };
-        let serve = axum::serve(listener, router).with_graceful_shutdown(signal);
-        tokio::select! {
-            result = serve => result,
-            () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
-                tracing::warn!(seconds = grace.as_secs(), "requests still running after the grace period; stopping anyway");
-                Ok(())
-            }
-        }
+        // Requests are drained (or the grace period is over): release the connections.
+        store.close().await;
+        served
     }
 }

@@ -8,6 +8,7 @@ pub mod cli;
 mod http;
 mod shutdown;
 pub mod telemetry;
+mod tls;
 
 pub use app::{Application, StartError};
 pub use shutdown::shutdown_signal;

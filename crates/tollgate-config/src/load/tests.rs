@@ -48,7 +48,11 @@ fn env_overrides_file_which_overrides_defaults() {
 fn unrelated_env_is_ignored() {
     let s = load(
         &ConfigSource::None,
-        env(&[("PATH", "/bin"), ("TOLLGATE_CONFIG", "x.toml")]),
+        env(&[
+            ("PATH", "/bin"),
+            ("TOLLGATE_CONFIG", "x.toml"),
+            ("TOLLGATE_TEST_POSTGRES_URL", "postgres://x"),
+        ]),
     );
     assert!(s.is_ok());
 }
@@ -151,4 +155,36 @@ fn masked_output_hides_database_password() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("postgres://tg:****@db/tollgate"), "{shown}");
     assert!(!format!("{s:?}").contains("hunter2"));
+}
+
+#[test]
+fn proxies_and_tls_are_checked() {
+    let s = load(
+        &ConfigSource::None,
+        env(&[("TOLLGATE_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, ::1")]),
+    )
+    .unwrap();
+    assert_eq!(s.server.trusted_proxies, vec!["10.0.0.0/8", "::1"]);
+
+    let err = load(
+        &ConfigSource::None,
+        env(&[("TOLLGATE_SERVER__TRUSTED_PROXIES", "10.0.0.0/40")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("server.trusted_proxies"), "{err}");
+
+    let err = load(
+        &ConfigSource::None,
+        env(&[("TOLLGATE_SERVER__TLS__CERT_FILE", "/etc/tollgate/cert.pem")]),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("key_file"), "{err}");
+}
+
+#[test]
+fn cookies_are_secure_exactly_when_clients_use_https() {
+    let mut s = Settings::default();
+    assert!(!s.server.secure_cookies());
+    s.server.external_url = "https://gate.example.com".into();
+    assert!(s.server.secure_cookies());
 }

@@ -4,7 +4,7 @@
 CREATE FUNCTION tollgate_set_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
-        NEW.updated_at := now();
+        NEW.updated_at := date_trunc('milliseconds', now());
     END IF;
     RETURN NEW;
 END $$;
@@ -16,8 +16,8 @@ CREATE TABLE tenants (
     settings    jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
     is_active   boolean NOT NULL DEFAULT true,
     deleted_at  timestamptz,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now(),
+    created_at  timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at  timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT uq_tenants_email UNIQUE (email),
     CONSTRAINT ck_tenants_soft_delete CHECK (deleted_at IS NULL OR NOT is_active)
 );
@@ -29,8 +29,8 @@ CREATE TABLE apps (
     allowed_origins jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(allowed_origins) = 'array'),
     is_active       boolean NOT NULL DEFAULT true,
     deleted_at      timestamptz,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at      timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT ck_apps_soft_delete CHECK (deleted_at IS NULL OR NOT is_active)
 );
 CREATE INDEX idx_apps_tenant ON apps (tenant_id);
@@ -47,8 +47,8 @@ CREATE TABLE teams (
     budget_period   text NOT NULL DEFAULT 'monthly'
                     CHECK (budget_period IN ('daily', 'weekly', 'monthly', 'quarterly', 'yearly')),
     is_active       boolean NOT NULL DEFAULT true,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at      timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT ck_teams_not_own_parent CHECK (parent_team_id IS DISTINCT FROM id)
 );
 CREATE INDEX idx_teams_tenant ON teams (tenant_id);
@@ -75,8 +75,8 @@ CREATE TABLE users (
     last_login            timestamptz,
     password_changed_at   timestamptz,
     deleted_at            timestamptz,
-    created_at            timestamptz NOT NULL DEFAULT now(),
-    updated_at            timestamptz NOT NULL DEFAULT now(),
+    created_at            timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at            timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT uq_users_subject UNIQUE (subject_id),
     CONSTRAINT ck_users_local_or_external CHECK (auth_provider = 'local' OR external_id IS NOT NULL)
 );
@@ -105,8 +105,8 @@ CREATE TABLE api_keys (
     revoked_by        uuid REFERENCES users(id) ON DELETE SET NULL,
     revoke_reason     text,
     created_by        uuid REFERENCES users(id) ON DELETE SET NULL,
-    created_at        timestamptz NOT NULL DEFAULT now(),
-    updated_at        timestamptz NOT NULL DEFAULT now(),
+    created_at        timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at        timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT uq_api_keys_hash UNIQUE (key_hash),
     -- A gateway key (seed 000 licence) belongs to an app and may carry credits; an admin key
     -- (seed 003 api key) belongs to a user and carries scopes. Neither can stand in for the other.
@@ -130,8 +130,8 @@ CREATE TABLE roles (
     parent_role_id uuid REFERENCES roles(id),
     permissions    jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(permissions) = 'array'),
     is_system_role boolean NOT NULL DEFAULT false,
-    created_at     timestamptz NOT NULL DEFAULT now(),
-    updated_at     timestamptz NOT NULL DEFAULT now(),
+    created_at     timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at     timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT ck_roles_not_own_parent CHECK (parent_role_id IS DISTINCT FROM id),
     CONSTRAINT ck_roles_system_global CHECK (NOT is_system_role OR tenant_id IS NULL)
 );
@@ -146,7 +146,7 @@ CREATE TABLE user_roles (
     role_id     uuid NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
     tenant_id   uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     team_id     uuid REFERENCES teams(id) ON DELETE CASCADE,
-    assigned_at timestamptz NOT NULL DEFAULT now(),
+    assigned_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     assigned_by uuid REFERENCES users(id) ON DELETE SET NULL,
     expires_at  timestamptz
 );
@@ -160,7 +160,7 @@ CREATE TABLE team_members (
     team_id   uuid NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
     user_id   uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     role      text NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'lead')),
-    joined_at timestamptz NOT NULL DEFAULT now(),
+    joined_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     added_by  uuid REFERENCES users(id) ON DELETE SET NULL,
     PRIMARY KEY (team_id, user_id)
 );
@@ -173,8 +173,8 @@ CREATE TABLE sessions (
     ip_address    text,
     user_agent    text,
     mfa_verified  boolean NOT NULL DEFAULT false,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    last_seen_at  timestamptz NOT NULL DEFAULT now(),
+    created_at    timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    last_seen_at  timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     expires_at    timestamptz NOT NULL,
     revoked_at    timestamptz,
     revoke_reason text,
@@ -194,8 +194,8 @@ CREATE TABLE mfa_secrets (
     recovery_code_hashes jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(recovery_code_hashes) = 'array'),
     verified_at          timestamptz,
     last_used_step       bigint,
-    created_at           timestamptz NOT NULL DEFAULT now(),
-    updated_at           timestamptz NOT NULL DEFAULT now(),
+    created_at           timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at           timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT uq_mfa_secrets_user UNIQUE (user_id)
 );
 
@@ -215,8 +215,8 @@ CREATE TABLE system_config (
     description text,
     is_secret   boolean NOT NULL DEFAULT false,
     updated_by  uuid REFERENCES users(id) ON DELETE SET NULL,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now(),
+    created_at  timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at  timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT uq_system_config_key UNIQUE (key),
     CONSTRAINT ck_system_config_typed CHECK (
         (value_type = 'string')
@@ -235,6 +235,8 @@ DECLARE
     below integer;
     cyclic boolean;
 BEGIN
+    -- Concurrent moves could together form a cycle that neither sees: one at a time per tenant.
+    PERFORM pg_advisory_xact_lock(hashtext('tollgate.teams.' || NEW.tenant_id::text));
     IF NEW.parent_team_id IS NULL THEN
         above := 0;
     ELSE
@@ -270,6 +272,8 @@ DECLARE
     below integer;
     cyclic boolean;
 BEGIN
+    -- Concurrent moves could together form a cycle that neither sees: one at a time per tenant.
+    PERFORM pg_advisory_xact_lock(hashtext('tollgate.roles.' || COALESCE(NEW.tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)::text));
     IF NEW.parent_role_id IS NULL THEN
         above := 0;
     ELSE

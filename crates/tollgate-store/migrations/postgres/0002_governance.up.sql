@@ -14,8 +14,8 @@ CREATE TABLE policies (
     version     integer NOT NULL DEFAULT 1 CHECK (version >= 1),
     created_by  uuid REFERENCES users(id) ON DELETE SET NULL,
     updated_by  uuid REFERENCES users(id) ON DELETE SET NULL,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    created_at  timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at  timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now())
 );
 CREATE UNIQUE INDEX uq_policies_name
     ON policies (COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), name);
@@ -34,8 +34,8 @@ CREATE TABLE policy_assignments (
     api_key_id  uuid REFERENCES api_keys(id) ON DELETE CASCADE,
     is_active   boolean NOT NULL DEFAULT true,
     assigned_by uuid REFERENCES users(id) ON DELETE SET NULL,
-    created_at  timestamptz NOT NULL DEFAULT now(),
-    updated_at  timestamptz NOT NULL DEFAULT now(),
+    created_at  timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at  timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT ck_policy_assignments_target CHECK (
         (target_type = 'tenant' AND team_id IS NULL AND app_id IS NULL AND user_id IS NULL AND api_key_id IS NULL)
         OR (target_type = 'team' AND team_id IS NOT NULL AND app_id IS NULL AND user_id IS NULL AND api_key_id IS NULL)
@@ -65,8 +65,8 @@ CREATE TABLE alerts (
     acknowledged_at timestamptz,
     resolved_by     uuid REFERENCES users(id) ON DELETE SET NULL,
     resolved_at     timestamptz,
-    created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now(),
+    created_at      timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at      timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT ck_alerts_resolved CHECK ((status = 'resolved') = (resolved_at IS NOT NULL))
 );
 CREATE INDEX idx_alerts_tenant_created ON alerts (tenant_id, created_at DESC);
@@ -83,8 +83,8 @@ CREATE TABLE alert_subscriptions (
     channel      text NOT NULL CHECK (channel IN ('in_app', 'email', 'webhook')),
     target       text,
     is_active    boolean NOT NULL DEFAULT true,
-    created_at   timestamptz NOT NULL DEFAULT now(),
-    updated_at   timestamptz NOT NULL DEFAULT now(),
+    created_at   timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at   timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT uq_alert_subscriptions UNIQUE (user_id, alert_type, channel),
     CONSTRAINT ck_alert_subscriptions_target CHECK (channel = 'in_app' OR target IS NOT NULL)
 );

@@ -7,7 +7,7 @@ CREATE TABLE erasure_context (
     txid         bigint PRIMARY KEY DEFAULT txid_current(),
     reason       text NOT NULL CHECK (reason IN ('erasure', 'retention')),
     requested_by text NOT NULL,
-    created_at   timestamptz NOT NULL DEFAULT now()
+    created_at   timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now())
 );
 
 CREATE FUNCTION tollgate_reject_record_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -27,11 +27,11 @@ CREATE TABLE devices (
     device_type   text NOT NULL CHECK (device_type IN ('browser', 'desktop', 'cli')),
     name          text,
     token_hash    text,
-    registered_at timestamptz NOT NULL DEFAULT now(),
+    registered_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     last_seen     timestamptz,
     is_active     boolean NOT NULL DEFAULT true,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    updated_at    timestamptz NOT NULL DEFAULT now(),
+    created_at    timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at    timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT uq_devices_token_hash UNIQUE (token_hash)
 );
 CREATE UNIQUE INDEX ix_devices_device_id ON devices (tenant_id, device_id);
@@ -45,8 +45,8 @@ CREATE TABLE firewall_configs (
     custom_patterns        jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(custom_patterns) = 'array'),
     log_retention_days     integer NOT NULL DEFAULT 90 CHECK (log_retention_days BETWEEN 30 AND 365),
     updated_by             uuid REFERENCES users(id) ON DELETE SET NULL,
-    created_at             timestamptz NOT NULL DEFAULT now(),
-    updated_at             timestamptz NOT NULL DEFAULT now()
+    created_at             timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
+    updated_at             timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now())
 );
 CREATE UNIQUE INDEX ix_firewall_configs_organization_id ON firewall_configs (tenant_id);
 CREATE INDEX idx_firewall_configs_patterns ON firewall_configs USING gin (custom_patterns);
@@ -67,7 +67,7 @@ CREATE TABLE ai_use_events (
     entity_count          integer NOT NULL DEFAULT 0 CHECK (entity_count >= 0),
     was_sanitized         boolean NOT NULL DEFAULT false,
     log_metadata          jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(log_metadata) = 'object'),
-    created_at            timestamptz NOT NULL DEFAULT now()
+    created_at            timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now())
 );
 CREATE INDEX ix_ai_use_events_occurred_at ON ai_use_events (occurred_at);
 CREATE INDEX ix_ai_use_events_device_id ON ai_use_events (device_id);
@@ -105,7 +105,7 @@ CREATE TABLE usage_logs (
     error_type          text,
     http_status         smallint,
     streamed            boolean NOT NULL DEFAULT false,
-    created_at          timestamptz NOT NULL DEFAULT now(),
+    created_at          timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     CONSTRAINT uq_usage_logs_request UNIQUE (request_id),
     CONSTRAINT ck_usage_logs_error CHECK ((response_status = 'error') = (error_type IS NOT NULL))
 );
@@ -130,7 +130,7 @@ CREATE TABLE audit_log (
     ip_address     text,
     user_agent     text,
     correlation_id text,
-    created_at     timestamptz NOT NULL DEFAULT now(),
+    created_at     timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     checksum       text NOT NULL CHECK (length(checksum) = 64)
 );
 -- tenant_id NULL is the system log; each log numbers its entries from 1 without gaps.
@@ -151,6 +151,13 @@ CREATE TRIGGER trg_audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION tollgate_reject_record_change();
 CREATE TRIGGER trg_ai_use_events_append_only BEFORE UPDATE OR DELETE ON ai_use_events
     FOR EACH ROW EXECUTE FUNCTION tollgate_reject_record_change();
+-- TRUNCATE skips row triggers; it is refused outright (retention deletes rows, never truncates).
+CREATE TRIGGER trg_usage_logs_no_truncate BEFORE TRUNCATE ON usage_logs
+    FOR EACH STATEMENT EXECUTE FUNCTION tollgate_reject_record_change();
+CREATE TRIGGER trg_audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION tollgate_reject_record_change();
+CREATE TRIGGER trg_ai_use_events_no_truncate BEFORE TRUNCATE ON ai_use_events
+    FOR EACH STATEMENT EXECUTE FUNCTION tollgate_reject_record_change();
 CREATE TRIGGER trg_devices_updated_at BEFORE UPDATE ON devices FOR EACH ROW EXECUTE FUNCTION tollgate_set_updated_at();
 CREATE TRIGGER trg_firewall_configs_updated_at BEFORE UPDATE ON firewall_configs FOR EACH ROW EXECUTE FUNCTION tollgate_set_updated_at();
 
@@ -196,7 +203,7 @@ CREATE INDEX idx_usage_daily_tenant ON usage_daily (tenant_id, grain, day);
 
 CREATE TABLE system_metrics (
     id          uuid PRIMARY KEY,
-    recorded_at timestamptz NOT NULL DEFAULT now(),
+    recorded_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
     host        text NOT NULL,
     metric_name text NOT NULL,
     value       double precision NOT NULL,

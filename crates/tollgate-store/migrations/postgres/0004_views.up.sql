@@ -95,9 +95,9 @@ SELECT a.tenant_id,
        a.alert_type,
        a.severity,
        count(*) AS total_count,
-       sum(CASE WHEN a.status = 'open' THEN 1 ELSE 0 END) AS open_count,
-       sum(CASE WHEN a.status = 'acknowledged' THEN 1 ELSE 0 END) AS acknowledged_count,
-       sum(CASE WHEN a.status = 'resolved' THEN 1 ELSE 0 END) AS resolved_count,
+       CAST(sum(CASE WHEN a.status = 'open' THEN 1 ELSE 0 END) AS BIGINT) AS open_count,
+       CAST(sum(CASE WHEN a.status = 'acknowledged' THEN 1 ELSE 0 END) AS BIGINT) AS acknowledged_count,
+       CAST(sum(CASE WHEN a.status = 'resolved' THEN 1 ELSE 0 END) AS BIGINT) AS resolved_count,
        max(a.created_at) AS latest_at
 FROM alerts a
 GROUP BY a.tenant_id, a.alert_type, a.severity;
@@ -128,12 +128,12 @@ SELECT u.id AS user_id,
        u.last_login,
        (SELECT count(*) FROM sessions s
          WHERE s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > now()) AS active_session_count,
-       COALESCE((SELECT sum(d.request_count) FROM usage_daily d
-         WHERE d.grain = 'subject' AND d.dim_id = u.subject_id), 0) AS request_count,
-       COALESCE((SELECT sum(d.tokens_used) FROM usage_daily d
-         WHERE d.grain = 'subject' AND d.dim_id = u.subject_id), 0) AS tokens_used,
-       COALESCE((SELECT sum(d.cost_micros) FROM usage_daily d
-         WHERE d.grain = 'subject' AND d.dim_id = u.subject_id), 0) AS cost_micros,
+       CAST(COALESCE((SELECT sum(d.request_count) FROM usage_daily d
+         WHERE d.grain = 'subject' AND d.dim_id = u.subject_id), 0) AS BIGINT) AS request_count,
+       CAST(COALESCE((SELECT sum(d.tokens_used) FROM usage_daily d
+         WHERE d.grain = 'subject' AND d.dim_id = u.subject_id), 0) AS BIGINT) AS tokens_used,
+       CAST(COALESCE((SELECT sum(d.cost_micros) FROM usage_daily d
+         WHERE d.grain = 'subject' AND d.dim_id = u.subject_id), 0) AS BIGINT) AS cost_micros,
        (SELECT max(d.day) FROM usage_daily d
          WHERE d.grain = 'subject' AND d.dim_id = u.subject_id) AS last_active_day
 FROM users u

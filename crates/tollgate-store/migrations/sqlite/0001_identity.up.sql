@@ -3,10 +3,10 @@
 -- Seeds 000 (tenant -> app -> license), 003 (users, roles, teams, sessions, mfa, api keys) and 004 (users, roles, system_config).
 
 CREATE TABLE tenants (
-    id          TEXT PRIMARY KEY,
+    id          TEXT PRIMARY KEY NOT NULL,
     name        TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     email       TEXT NOT NULL,
-    settings    TEXT NOT NULL DEFAULT '{}' CHECK (json_type(settings) = 'object'),
+    settings    TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(settings) AND json_type(settings) = 'object'),
     is_active   INTEGER NOT NULL DEFAULT true,
     deleted_at  TEXT,
     created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -16,10 +16,10 @@ CREATE TABLE tenants (
 );
 
 CREATE TABLE apps (
-    id              TEXT PRIMARY KEY,
+    id              TEXT PRIMARY KEY NOT NULL,
     tenant_id       TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     app_name        TEXT NOT NULL CHECK (length(app_name) BETWEEN 1 AND 200),
-    allowed_origins TEXT NOT NULL DEFAULT '[]' CHECK (json_type(allowed_origins) = 'array'),
+    allowed_origins TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(allowed_origins) AND json_type(allowed_origins) = 'array'),
     is_active       INTEGER NOT NULL DEFAULT true,
     deleted_at      TEXT,
     created_at      TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -30,7 +30,7 @@ CREATE INDEX idx_apps_tenant ON apps (tenant_id);
 CREATE INDEX idx_apps_active ON apps (tenant_id) WHERE is_active;
 
 CREATE TABLE teams (
-    id              TEXT PRIMARY KEY,
+    id              TEXT PRIMARY KEY NOT NULL,
     tenant_id       TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     parent_team_id  TEXT REFERENCES teams(id),
     name            TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
@@ -50,7 +50,7 @@ CREATE UNIQUE INDEX uq_teams_sibling_name
     ON teams (tenant_id, COALESCE(parent_team_id, '00000000-0000-0000-0000-000000000000'), name);
 
 CREATE TABLE users (
-    id                    TEXT PRIMARY KEY,
+    id                    TEXT PRIMARY KEY NOT NULL,
     tenant_id             TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     subject_id            TEXT NOT NULL,
     username              TEXT NOT NULL CHECK (length(username) BETWEEN 1 AND 255),
@@ -80,7 +80,7 @@ CREATE INDEX ix_users_email_auth_provider ON users (email, auth_provider);
 CREATE INDEX idx_users_tenant ON users (tenant_id);
 
 CREATE TABLE api_keys (
-    id                TEXT PRIMARY KEY,
+    id                TEXT PRIMARY KEY NOT NULL,
     tenant_id         TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     kind              TEXT NOT NULL CHECK (kind IN ('gateway', 'admin')),
     app_id            TEXT REFERENCES apps(id) ON DELETE CASCADE,
@@ -89,7 +89,7 @@ CREATE TABLE api_keys (
     name              TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     key_prefix        TEXT NOT NULL,
     key_hash          TEXT NOT NULL,
-    scopes            TEXT NOT NULL DEFAULT '[]' CHECK (json_type(scopes) = 'array'),
+    scopes            TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(scopes) AND json_type(scopes) = 'array'),
     credits_remaining INTEGER CHECK (credits_remaining IS NULL OR credits_remaining >= 0),
     expires_at        TEXT,
     last_used_at      TEXT,
@@ -115,12 +115,12 @@ CREATE INDEX idx_api_keys_user ON api_keys (user_id);
 CREATE INDEX idx_api_keys_prefix ON api_keys (key_prefix);
 
 CREATE TABLE roles (
-    id             TEXT PRIMARY KEY,
+    id             TEXT PRIMARY KEY NOT NULL,
     tenant_id      TEXT REFERENCES tenants(id) ON DELETE CASCADE,
     name           TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 50),
     description    TEXT,
     parent_role_id TEXT REFERENCES roles(id),
-    permissions    TEXT NOT NULL DEFAULT '[]' CHECK (json_type(permissions) = 'array'),
+    permissions    TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(permissions) AND json_type(permissions) = 'array'),
     is_system_role INTEGER NOT NULL DEFAULT false,
     created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -132,7 +132,7 @@ CREATE UNIQUE INDEX ix_roles_name
 CREATE INDEX idx_roles_parent ON roles (parent_role_id);
 
 CREATE TABLE user_roles (
-    id          TEXT PRIMARY KEY,
+    id          TEXT PRIMARY KEY NOT NULL,
     user_id     TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     role_id     TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
     tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -158,7 +158,7 @@ CREATE TABLE team_members (
 CREATE INDEX idx_team_members_user ON team_members (user_id);
 
 CREATE TABLE sessions (
-    id            TEXT PRIMARY KEY,
+    id            TEXT PRIMARY KEY NOT NULL,
     user_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     token_hash    TEXT NOT NULL,
     ip_address    TEXT,
@@ -176,13 +176,13 @@ CREATE INDEX idx_sessions_user ON sessions (user_id);
 CREATE INDEX idx_sessions_expires ON sessions (expires_at) WHERE revoked_at IS NULL;
 
 CREATE TABLE mfa_secrets (
-    id                   TEXT PRIMARY KEY,
+    id                   TEXT PRIMARY KEY NOT NULL,
     user_id              TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     secret_ciphertext    BLOB NOT NULL,
     algorithm            TEXT NOT NULL DEFAULT 'SHA1' CHECK (algorithm IN ('SHA1', 'SHA256', 'SHA512')),
     digits               INTEGER NOT NULL DEFAULT 6 CHECK (digits BETWEEN 6 AND 8),
     period_seconds       INTEGER NOT NULL DEFAULT 30 CHECK (period_seconds BETWEEN 15 AND 120),
-    recovery_code_hashes TEXT NOT NULL DEFAULT '[]' CHECK (json_type(recovery_code_hashes) = 'array'),
+    recovery_code_hashes TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(recovery_code_hashes) AND json_type(recovery_code_hashes) = 'array'),
     verified_at          TEXT,
     last_used_step       INTEGER,
     created_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -191,7 +191,7 @@ CREATE TABLE mfa_secrets (
 );
 
 CREATE TABLE system_config (
-    id          TEXT PRIMARY KEY,
+    id          TEXT PRIMARY KEY NOT NULL,
     key         TEXT NOT NULL CHECK (key GLOB '[A-Za-z]*' AND key NOT GLOB '*[^A-Za-z0-9_.]*'),
     value       TEXT NOT NULL,
     value_type  TEXT NOT NULL CHECK (value_type IN ('string', 'int', 'bool', 'json')),

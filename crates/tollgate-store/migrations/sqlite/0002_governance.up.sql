@@ -1,13 +1,13 @@
 -- Governance (seed 003): policies and their assignments, alerts and who hears about them.
 
 CREATE TABLE policies (
-    id          TEXT PRIMARY KEY,
+    id          TEXT PRIMARY KEY NOT NULL,
     tenant_id   TEXT REFERENCES tenants(id) ON DELETE CASCADE,
     name        TEXT NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     description TEXT,
     policy_type TEXT NOT NULL
                 CHECK (policy_type IN ('cost_limit', 'rate_limit', 'pii_detection', 'security', 'model_access')),
-    rules       TEXT NOT NULL DEFAULT '{}' CHECK (json_type(rules) = 'object'),
+    rules       TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(rules) AND json_type(rules) = 'object'),
     priority    INTEGER NOT NULL DEFAULT 100 CHECK (priority BETWEEN 0 AND 10000),
     enforcement TEXT NOT NULL DEFAULT 'enforce' CHECK (enforcement IN ('enforce', 'monitor')),
     is_active   INTEGER NOT NULL DEFAULT true,
@@ -23,7 +23,7 @@ CREATE INDEX idx_policies_type ON policies (policy_type) WHERE is_active;
 
 -- A policy applies to a whole tenant or to one team, app, user or key of it.
 CREATE TABLE policy_assignments (
-    id          TEXT PRIMARY KEY,
+    id          TEXT PRIMARY KEY NOT NULL,
     policy_id   TEXT NOT NULL REFERENCES policies(id) ON DELETE CASCADE,
     tenant_id   TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     target_type TEXT NOT NULL CHECK (target_type IN ('tenant', 'team', 'app', 'user', 'api_key')),
@@ -49,7 +49,7 @@ CREATE INDEX idx_policy_assignments_policy ON policy_assignments (policy_id);
 CREATE INDEX idx_policy_assignments_tenant ON policy_assignments (tenant_id);
 
 CREATE TABLE alerts (
-    id              TEXT PRIMARY KEY,
+    id              TEXT PRIMARY KEY NOT NULL,
     tenant_id       TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     alert_type      TEXT NOT NULL,
     severity        TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
@@ -58,7 +58,7 @@ CREATE TABLE alerts (
     source          TEXT NOT NULL DEFAULT 'system',
     resource_type   TEXT,
     resource_id     TEXT,
-    metadata        TEXT NOT NULL DEFAULT '{}' CHECK (json_type(metadata) = 'object'),
+    metadata        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata) AND json_type(metadata) = 'object'),
     status          TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
     acknowledged_by TEXT REFERENCES users(id) ON DELETE SET NULL,
     acknowledged_at TEXT,
@@ -73,7 +73,7 @@ CREATE INDEX idx_alerts_type_severity ON alerts (alert_type, severity);
 CREATE INDEX idx_alerts_unresolved ON alerts (tenant_id, severity, created_at DESC) WHERE status <> 'resolved';
 
 CREATE TABLE alert_subscriptions (
-    id           TEXT PRIMARY KEY,
+    id           TEXT PRIMARY KEY NOT NULL,
     tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     alert_type   TEXT NOT NULL DEFAULT '*',

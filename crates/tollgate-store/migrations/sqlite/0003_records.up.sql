@@ -13,7 +13,7 @@ CREATE TABLE erasure_context (
 );
 
 CREATE TABLE devices (
-    id            TEXT PRIMARY KEY,
+    id            TEXT PRIMARY KEY NOT NULL,
     tenant_id     TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     device_id     TEXT NOT NULL CHECK (length(device_id) BETWEEN 1 AND 200),
     user_id       TEXT REFERENCES users(id) ON DELETE SET NULL,
@@ -31,11 +31,11 @@ CREATE UNIQUE INDEX ix_devices_device_id ON devices (tenant_id, device_id);
 CREATE INDEX ix_devices_user_id ON devices (user_id);
 
 CREATE TABLE firewall_configs (
-    id                     TEXT PRIMARY KEY,
+    id                     TEXT PRIMARY KEY NOT NULL,
     tenant_id              TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
-    monitored_tools        TEXT NOT NULL DEFAULT '[]' CHECK (json_type(monitored_tools) = 'array'),
-    sensitivity_thresholds TEXT NOT NULL DEFAULT '{}' CHECK (json_type(sensitivity_thresholds) = 'object'),
-    custom_patterns        TEXT NOT NULL DEFAULT '[]' CHECK (json_type(custom_patterns) = 'array'),
+    monitored_tools        TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(monitored_tools) AND json_type(monitored_tools) = 'array'),
+    sensitivity_thresholds TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(sensitivity_thresholds) AND json_type(sensitivity_thresholds) = 'object'),
+    custom_patterns        TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(custom_patterns) AND json_type(custom_patterns) = 'array'),
     log_retention_days     INTEGER NOT NULL DEFAULT 90 CHECK (log_retention_days BETWEEN 30 AND 365),
     updated_by             TEXT REFERENCES users(id) ON DELETE SET NULL,
     created_at             TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
@@ -44,7 +44,7 @@ CREATE TABLE firewall_configs (
 CREATE UNIQUE INDEX ix_firewall_configs_organization_id ON firewall_configs (tenant_id);
 
 CREATE TABLE ai_use_events (
-    id                    TEXT PRIMARY KEY,
+    id                    TEXT PRIMARY KEY NOT NULL,
     tenant_id             TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     device_id             TEXT REFERENCES devices(id) ON DELETE CASCADE,
     subject_id            TEXT,
@@ -55,10 +55,10 @@ CREATE TABLE ai_use_events (
     action                TEXT NOT NULL DEFAULT 'prompt',
     risk_level            TEXT NOT NULL CHECK (risk_level IN ('green', 'amber', 'red')),
     prompt_length         INTEGER NOT NULL DEFAULT 0 CHECK (prompt_length >= 0),
-    detected_entity_types TEXT NOT NULL DEFAULT '[]' CHECK (json_type(detected_entity_types) = 'array'),
+    detected_entity_types TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(detected_entity_types) AND json_type(detected_entity_types) = 'array'),
     entity_count          INTEGER NOT NULL DEFAULT 0 CHECK (entity_count >= 0),
     was_sanitized         INTEGER NOT NULL DEFAULT false,
-    log_metadata          TEXT NOT NULL DEFAULT '{}' CHECK (json_type(log_metadata) = 'object'),
+    log_metadata          TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(log_metadata) AND json_type(log_metadata) = 'object'),
     created_at            TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
 CREATE INDEX ix_ai_use_events_occurred_at ON ai_use_events (occurred_at);
@@ -72,7 +72,7 @@ CREATE INDEX idx_ai_use_events_tool_occurred ON ai_use_events (tool_name, occurr
 CREATE INDEX idx_ai_use_events_tenant_occurred ON ai_use_events (tenant_id, occurred_at);
 
 CREATE TABLE usage_logs (
-    id                  TEXT PRIMARY KEY,
+    id                  TEXT PRIMARY KEY NOT NULL,
     request_id          TEXT NOT NULL,
     tenant_id           TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     app_id              TEXT REFERENCES apps(id) ON DELETE CASCADE,
@@ -107,7 +107,7 @@ CREATE INDEX idx_usage_logs_date ON usage_logs (created_at DESC);
 CREATE INDEX idx_usage_logs_provider ON usage_logs (provider, created_at DESC);
 
 CREATE TABLE audit_log (
-    id             TEXT PRIMARY KEY,
+    id             TEXT PRIMARY KEY NOT NULL,
     tenant_id      TEXT REFERENCES tenants(id) ON DELETE CASCADE,
     seq            INTEGER NOT NULL CHECK (seq >= 1),
     actor_type     TEXT NOT NULL CHECK (actor_type IN ('user', 'api_key', 'device', 'system')),
@@ -117,7 +117,7 @@ CREATE TABLE audit_log (
     resource_id    TEXT,
     before         TEXT,
     after          TEXT,
-    details        TEXT NOT NULL DEFAULT '{}' CHECK (json_type(details) = 'object'),
+    details        TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details) AND json_type(details) = 'object'),
     ip_address     TEXT,
     user_agent     TEXT,
     correlation_id TEXT,
@@ -177,12 +177,12 @@ CREATE TABLE usage_daily (
 CREATE INDEX idx_usage_daily_tenant ON usage_daily (tenant_id, grain, day);
 
 CREATE TABLE system_metrics (
-    id          TEXT PRIMARY KEY,
+    id          TEXT PRIMARY KEY NOT NULL,
     recorded_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     host        TEXT NOT NULL,
     metric_name TEXT NOT NULL,
     value       REAL NOT NULL,
-    labels      TEXT NOT NULL DEFAULT '{}' CHECK (json_type(labels) = 'object')
+    labels      TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(labels) AND json_type(labels) = 'object')
 );
 CREATE INDEX idx_system_metrics_name_time ON system_metrics (metric_name, recorded_at DESC);
 
@@ -209,3 +209,17 @@ BEGIN UPDATE devices SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHER
 
 CREATE TRIGGER trg_firewall_configs_updated_at AFTER UPDATE ON firewall_configs WHEN NEW.updated_at IS OLD.updated_at
 BEGIN UPDATE firewall_configs SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = NEW.id; END;
+
+-- INSERT OR REPLACE deletes the row it replaces without firing DELETE triggers: refuse it.
+-- A usage record sent twice (a replayed batch) is skipped, like ON CONFLICT DO NOTHING.
+CREATE TRIGGER trg_usage_logs_no_replace BEFORE INSERT ON usage_logs
+WHEN EXISTS (SELECT 1 FROM usage_logs WHERE id = NEW.id OR request_id = NEW.request_id)
+BEGIN SELECT RAISE(IGNORE); END;
+CREATE TRIGGER trg_audit_log_no_replace BEFORE INSERT ON audit_log
+WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id
+             OR (COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000')
+                 = COALESCE(NEW.tenant_id, '00000000-0000-0000-0000-000000000000') AND seq = NEW.seq))
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: an entry with this id or position exists'); END;
+CREATE TRIGGER trg_ai_use_events_no_replace BEFORE INSERT ON ai_use_events
+WHEN EXISTS (SELECT 1 FROM ai_use_events WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'ai_use_events is append-only: an event with this id exists'); END;

@@ -27,8 +27,49 @@ async fn usage_and_audit_refuse_update_and_delete(db: TestDb) {
         assert!(matches!(err, StoreError::Refused(_)), "{sql}: {err}");
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
+    // Statements that remove rows without a row-level DELETE are refused too.
+    let sneaky: &[&str] = match db.backend {
+        tollgate_testkit::Backend::Sqlite => &[
+            "INSERT OR REPLACE INTO audit_log SELECT * FROM audit_log",
+            "REPLACE INTO ai_use_events SELECT * FROM ai_use_events",
+        ],
+        tollgate_testkit::Backend::Postgres => &[
+            "TRUNCATE usage_logs",
+            "TRUNCATE audit_log CASCADE",
+            "TRUNCATE ai_use_events",
+        ],
+    };
+    for sql in sneaky {
+        if !sql.contains("ai_use_events") || db.backend == tollgate_testkit::Backend::Postgres {
+            assert!(store.execute_raw(sql).await.is_err(), "{sql} was accepted");
+        }
+    }
+    if db.backend == tollgate_testkit::Backend::Sqlite {
+        // A replayed usage row is skipped, never replaces the original.
+        store
+            .execute_raw(
+                "INSERT OR REPLACE INTO usage_logs (id, request_id, tenant_id, provider, model, response_status, created_at)
+                 SELECT id, request_id, tenant_id, 'forged', model, 'success', created_at FROM usage_logs",
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .scalar_raw("SELECT count(*) FROM usage_logs WHERE provider = 'forged'")
+                .await
+                .unwrap(),
+            0
+        );
+    }
     assert_eq!(count(&store, "usage_logs").await, usage);
     assert_eq!(count(&store, "audit_log").await, audit);
+    assert_eq!(
+        store
+            .scalar_raw("SELECT count(*) FROM usage_logs WHERE request_id LIKE 'demo-usage-%'")
+            .await
+            .unwrap(),
+        10
+    );
     assert_eq!(
         store
             .scalar_raw("SELECT count(*) FROM usage_logs WHERE tokens_used = 999")

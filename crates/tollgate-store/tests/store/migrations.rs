@@ -14,7 +14,7 @@ async fn up_down_up(db: TestDb) {
     assert_eq!(applied, vec![1, 2, 3, 4, 5, 6]);
     assert!(store.migrations_current().await.unwrap());
 
-    let reverted = store.migrate_down(0).await.unwrap();
+    let reverted = store.migrate_down(0, false).await.unwrap().reverted;
     assert_eq!(reverted, vec![6, 5, 4, 3, 2, 1]);
     let report = store.verify_schema().await.unwrap();
     for table in verify::TABLES {
@@ -86,6 +86,9 @@ async fn migrate_to_version(db: TestDb) {
         store.migrate_up(None, false).await.unwrap().applied,
         vec![3, 4, 5, 6]
     );
-    assert_eq!(store.migrate_down(3).await.unwrap(), vec![6, 5, 4]);
+    assert_eq!(
+        store.migrate_down(3, false).await.unwrap().reverted,
+        vec![6, 5, 4]
+    );
     assert_eq!(store.previous_version().await.unwrap(), 2);
 }

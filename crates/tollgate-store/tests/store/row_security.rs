@@ -68,6 +68,39 @@ async fn queries_without_a_tenant_see_no_tenant_rows() {
     assert!(foreign.is_err(), "wrote into another tenant");
     drop(tx);
 
+    // Built-in roles and policies are readable in a tenant's scope but not changeable.
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::query("SELECT set_config('tollgate.tenant_id', $1, true)")
+        .bind(demo::TENANT_ID.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(
+        count(
+            &mut tx,
+            "SELECT count(*) FROM policies WHERE tenant_id IS NULL"
+        )
+        .await,
+        4
+    );
+    for sql in [
+        "DELETE FROM policy_assignments",
+        "DELETE FROM policies WHERE tenant_id IS NULL",
+        "UPDATE roles SET permissions = '[\"*\"]' WHERE tenant_id IS NULL",
+    ] {
+        let changed = sqlx::query(sql)
+            .execute(&mut *tx)
+            .await
+            .unwrap()
+            .rows_affected();
+        if sql.contains("policy_assignments") {
+            assert_eq!(changed, 4, "the tenant's own assignments are its to change");
+        } else {
+            assert_eq!(changed, 0, "{sql} changed built-in rows");
+        }
+    }
+    drop(tx);
+
     // The store's tenant scope sees the same.
     let rec = |tenant: Uuid| UsageRecord {
         id: Uuid::now_v7(),

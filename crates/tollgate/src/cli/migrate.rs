@@ -16,11 +16,15 @@ pub(super) enum MigrateCommand {
         to: Option<i64>,
     },
     /// Revert the newest applied migration, or every migration newer than --to
-    /// (--to 0 reverts them all).
+    /// (--to 0 reverts them all). Needs --yes; SQLite files are copied aside first.
     Down {
         /// Keep this version and revert everything after it.
         #[arg(long, value_name = "VERSION")]
         to: Option<i64>,
+        /// Confirm: reverting drops what the reverted migrations created, rows included
+        /// (below version 3 that means usage and audit records).
+        #[arg(long)]
+        yes: bool,
     },
     /// List every migration with the time it was applied, or "pending".
     Status,
@@ -43,16 +47,29 @@ pub(super) async fn run(cmd: MigrateCommand, settings: Settings) -> anyhow::Resu
                 say!("applied {v}");
             }
         }
-        MigrateCommand::Down { to } => {
+        MigrateCommand::Down { to, yes } => {
             let to = match to {
                 Some(v) => v,
                 None => store.previous_version().await?,
             };
-            let reverted = store.migrate_down(to).await?;
-            if reverted.is_empty() {
+            if !yes {
+                say!(
+                    "refusing to revert to version {to} without --yes: reverting drops the tables \
+                     and rows those migrations created. Back up first; SQLite files are copied \
+                     aside automatically unless database.backup_before_migrate is false."
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let report = store
+                .migrate_down(to, settings.database.backup_before_migrate)
+                .await?;
+            if let Some(backup) = report.backup {
+                say!("copied the database to {backup}");
+            }
+            if report.reverted.is_empty() {
                 say!("nothing to revert");
             }
-            for v in reverted {
+            for v in report.reverted {
                 say!("reverted {v}");
             }
         }

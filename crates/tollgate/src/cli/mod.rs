@@ -119,7 +119,10 @@ fn load_settings(config: Option<&PathBuf>) -> Result<Settings, tollgate_config::
         Some(path) => ConfigSource::Required(path.clone()),
         None => ConfigSource::IfPresent(PathBuf::from("tollgate.toml")),
     };
-    tollgate_config::load(&source, std::env::vars())
+    // A variable that is not UTF-8 cannot be a setting; skip it rather than panic.
+    let env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    tollgate_config::load(&source, env)
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {

@@ -23,7 +23,11 @@ pub(super) async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<E
         database = %app.store().display_url(),
         "tollgate is serving"
     );
-    say!("tollgate listening on http://{}", app.local_addr());
+    say!(
+        "tollgate listening on {}://{}",
+        app.scheme(),
+        app.local_addr()
+    );
     app.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

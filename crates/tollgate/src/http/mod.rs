@@ -5,23 +5,42 @@ mod health;
 mod metrics;
 mod observe;
 
+use std::sync::Arc;
+
 use axum::routing::get;
 use axum::Router;
+use tollgate_config::ServerSettings;
+use tollgate_domain::proxy::IpRange;
 use tollgate_store::Store;
 
 /// Shared state of every handler.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub store: Store,
+    /// Proxies whose forwarded headers are believed.
+    pub trusted_proxies: Arc<[IpRange]>,
 }
 
-pub(crate) fn router(store: Store) -> Router {
+pub(crate) fn router(store: Store, server: &ServerSettings) -> Router {
     let handle = metrics::handle();
+    // The settings were checked when loaded; a range that does not parse is not trusted.
+    let trusted_proxies: Arc<[IpRange]> = server
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let state = AppState {
+        store,
+        trusted_proxies,
+    };
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(move || metrics::render(handle.clone())))
         .fallback(health::not_found)
-        .layer(axum::middleware::from_fn(observe::observe))
-        .with_state(AppState { store })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
+        .with_state(state)
 }

@@ -4,13 +4,22 @@
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub(crate) async fn observe(request: Request, next: Next) -> Response {
+use super::AppState;
+
+pub(crate) async fn observe(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
+    let client = client_ip(&state, &request);
     let id = uuid::Uuid::now_v7().to_string();
     let method = request.method().clone();
     let route = route_label(request.uri().path());
@@ -35,6 +44,7 @@ pub(crate) async fn observe(request: Request, next: Next) -> Response {
         request_id = %id,
         method = %method,
         path = %path,
+        client = %client.map(|ip| ip.to_string()).unwrap_or_default(),
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
         "request"
@@ -50,4 +60,24 @@ fn route_label(path: &str) -> &'static str {
         "/metrics" => "/metrics",
         _ => "unmatched",
     }
+}
+
+/// The client's address, believing `X-Forwarded-For` only from trusted proxies.
+fn client_ip(state: &AppState, request: &Request) -> Option<std::net::IpAddr> {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()?
+        .0
+        .ip();
+    let forwarded: Vec<&str> = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    Some(tollgate_domain::proxy::client_ip(
+        peer,
+        &forwarded,
+        &state.trusted_proxies,
+    ))
 }

@@ -46,6 +46,12 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     assert!(verify.status.success(), "{}", stdout(&verify));
     assert!(stdout(&verify).starts_with("schema ok"));
 
+    let refused = tollgate(&db, &["migrate", "down"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+    let down = tollgate(&db, &["migrate", "down", "--yes"]);
+    assert!(stdout(&down).contains("reverted 6"), "{}", stdout(&down));
+    tollgate(&db, &["migrate", "up"]);
+
     let check = tollgate(&db, &["db", "check"]);
     assert!(check.status.success(), "{}", stdout(&check));
     assert!(stdout(&check).contains("migrations 6 of 6 applied"));

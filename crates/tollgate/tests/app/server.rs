@@ -42,7 +42,33 @@ async fn ready_until_migrations_fall_behind(db: TestDb) {
     assert_eq!(ready.status(), 200);
     assert!(ready.headers().contains_key("x-request-id"));
 
-    app.store.migrate_down(4).await.unwrap();
+    // A newer replica applied a migration this build does not know: still ready (rolling upgrade).
+    let checksum = match db.backend {
+        Backend::Sqlite => "X'00'",
+        Backend::Postgres => "'\\x00'::bytea",
+    };
+    app.store
+        .execute_raw(&format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (9999, 'from a newer release', true, {checksum}, 0)"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    app.store
+        .execute_raw("DELETE FROM _sqlx_migrations WHERE version = 9999")
+        .await
+        .unwrap();
+
+    app.store.migrate_down(4, false).await.unwrap();
     let unready = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(unready.status(), 503);
     let body: serde_json::Value = unready.json().await.unwrap();
