@@ -37,6 +37,8 @@ pub const ADMIN_USERNAME: &str = "admin";
 pub const KEY_COUNT: usize = 5;
 /// How many demo usage rows seed 000 has.
 pub const USAGE_ROW_COUNT: usize = 10;
+/// Demo request ids are `00000000-0000-7000-8000-0000d0000001` and up.
+const DEMO_REQUEST_BASE: u128 = 0x0000_0000_0000_7000_8000_0000_d000_0000;
 /// The fixed seed the demo usage rows come from.
 pub const USAGE_SEED: u64 = 0x7011_6a7e;
 
@@ -44,8 +46,8 @@ pub const USAGE_SEED: u64 = 0x7011_6a7e;
 /// tokens 50-200, 95% success, 20% with PII).
 #[derive(Clone, Debug, PartialEq)]
 pub struct DemoUsage {
-    /// Stable id, so a second run inserts nothing.
-    pub request_id: String,
+    /// Stable request id, so a second run inserts nothing.
+    pub request_id: Uuid,
     /// Which of the demo keys made the call (0-based).
     pub key_index: usize,
     /// `anthropic` or `scaleway`.
@@ -93,7 +95,7 @@ pub fn usage_rows(count: usize, seed: u64) -> Vec<DemoUsage> {
             let cost = (i64::from(prompt_tokens) * p_in + i64::from(completion_tokens) * p_out)
                 / 1_000_000;
             DemoUsage {
-                request_id: format!("demo-usage-{:04}", i + 1),
+                request_id: Uuid::from_u128(DEMO_REQUEST_BASE + i as u128 + 1),
                 key_index: i % KEY_COUNT,
                 provider,
                 model,

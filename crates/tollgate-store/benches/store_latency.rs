@@ -26,6 +26,8 @@ const USAGE_ROWS: usize = 50_000;
 struct Org {
     tenant: Uuid,
     users: Vec<Uuid>,
+    subjects: Vec<Uuid>,
+    teams: Vec<Uuid>,
 }
 
 async fn build_org(store: &Store) -> Org {
@@ -64,12 +66,15 @@ async fn build_org(store: &Store) -> Org {
     }
     let teams: Vec<Uuid> = levels.concat();
     let mut users = Vec::with_capacity(USERS);
+    let mut subjects = Vec::with_capacity(USERS);
     for i in 0..USERS {
         let id = Uuid::new_v4();
+        let subject = Uuid::new_v4();
+        subjects.push(subject);
         tx.insert_user(&NewUser {
             id,
             tenant_id: tenant,
-            subject_id: Uuid::new_v4(),
+            subject_id: subject,
             username: format!("user{i}"),
             email: format!("user{i}@bench.example"),
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
@@ -90,18 +95,23 @@ async fn build_org(store: &Store) -> Org {
         users.push(id);
     }
     tx.commit().await.unwrap();
-    Org { tenant, users }
+    Org {
+        tenant,
+        users,
+        subjects,
+        teams,
+    }
 }
 
-fn usage(tenant: Uuid, i: usize) -> UsageRecord {
+/// A realistic usage row: one of the organisation's people and teams, within the last day.
+fn usage(org: &Org, i: usize) -> UsageRecord {
     UsageRecord {
         id: Uuid::now_v7(),
-        request_id: Uuid::now_v7().to_string(),
-        tenant_id: tenant,
+        tenant_id: org.tenant,
         app_id: None,
         api_key_id: None,
-        team_id: Some(Uuid::new_v4()),
-        subject_id: Some(Uuid::new_v4()),
+        team_id: Some(org.teams[i % org.teams.len()]),
+        subject_id: Some(org.subjects[i % org.subjects.len()]),
         device_id: None,
         provider: "anthropic".into(),
         model: "claude-3-5-sonnet".into(),
@@ -156,32 +166,48 @@ where
     samples
 }
 
-async fn bytes_per_usage_row(db: &TestDb, store: &Store, tenant: Uuid) -> (f64, Option<f64>) {
+async fn bytes_per_usage_row(db: &TestDb, store: &Store, org: &Org) -> (f64, Option<f64>) {
     let size = |s: &'static str| async move { store.scalar_raw(s).await.unwrap() };
     let sqlite_size = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
     let before = match db.backend {
         Backend::Sqlite => size(sqlite_size).await,
         Backend::Postgres => 0,
     };
-    let rows: Vec<UsageRecord> = (0..USAGE_ROWS).map(|i| usage(tenant, i)).collect();
+    let rows: Vec<UsageRecord> = (0..USAGE_ROWS).map(|i| usage(org, i)).collect();
     let started = Instant::now();
-    store.insert_usage(&rows).await.unwrap();
+    store.append_usage(&rows).await.unwrap();
     let rate = USAGE_ROWS as f64 / started.elapsed().as_secs_f64();
-    println!("  batched usage insert (+rollup)  {rate:>9.0} rows/s");
+    println!(
+        "  batched usage insert           {rate:>9.0} rows/s ({USAGE_ROWS} rows, batches of 500)"
+    );
     match db.backend {
         Backend::Sqlite => {
             let after = size(sqlite_size).await;
-            ((after - before) as f64 / USAGE_ROWS as f64, None)
+            let bytes = (after - before) as f64 / USAGE_ROWS as f64;
+            rollup_time(store, org, &rows).await;
+            (bytes, None)
         }
         Backend::Postgres => {
             let total = size("SELECT pg_total_relation_size('usage_logs')").await;
             let heap = size("SELECT pg_relation_size('usage_logs')").await;
+            rollup_time(store, org, &rows).await;
             (
                 total as f64 / USAGE_ROWS as f64,
                 Some(heap as f64 / USAGE_ROWS as f64),
             )
         }
     }
+}
+
+async fn rollup_time(store: &Store, org: &Org, rows: &[UsageRecord]) {
+    let first = rows.iter().map(|r| r.created_at).min().unwrap();
+    let last = rows.iter().map(|r| r.created_at).max().unwrap();
+    let started = Instant::now();
+    store.rollup_usage(org.tenant, first, last).await.unwrap();
+    println!(
+        "  rollup of those rows (24 h)    {:>9.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 }
 
 async fn run(backend: Backend) {
@@ -214,9 +240,9 @@ async fn run(backend: Backend) {
         1.0,
         time(|i| {
             let s = &store;
-            let t = org.tenant;
+            let o = &org;
             async move {
-                let rec = usage(t, i);
+                let rec = usage(o, i);
                 s.append_usage(std::slice::from_ref(&rec)).await.unwrap();
             }
         })
@@ -248,7 +274,7 @@ async fn run(backend: Backend) {
         .await,
     );
 
-    let (total, heap) = bytes_per_usage_row(&db, &store, org.tenant).await;
+    let (total, heap) = bytes_per_usage_row(&db, &store, &org).await;
     match heap {
         Some(heap) => println!(
             "  bytes per usage row            {total:>7.0} with indexes, {heap:.0} table only"

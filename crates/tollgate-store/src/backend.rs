@@ -219,16 +219,18 @@ pub enum Scope<'a> {
 impl Store {
     /// Starts a write transaction in `scope`.
     pub async fn begin_in(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
-        let tx = match &self.pool {
+        Ok(match &self.pool {
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        };
-        tx.enter(scope).await
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin_with(postgres_begin(scope)).await?),
+        })
     }
 
     /// Starts a read transaction in `scope` (on SQLite it does not take the write lock).
     pub(crate) async fn begin_read_in(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
-        self.begin_read().await?.enter(scope).await
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin_with(postgres_begin(scope)).await?),
+        })
     }
 
     /// Starts a read transaction that names no scope: under row-level security it sees only
@@ -241,27 +243,22 @@ impl Store {
     }
 }
 
-impl Tx {
-    async fn enter(mut self, scope: Scope<'_>) -> Result<Self, StoreError> {
-        if let Tx::Postgres(t) = &mut self {
-            match scope {
-                Scope::Tenant(id) => {
-                    sqlx::query("SELECT set_config('tollgate.tenant_id', $1, true)")
-                        .bind(id.to_string())
-                        .execute(&mut **t)
-                        .await?;
-                }
-                Scope::System(job) => {
-                    sqlx::query("INSERT INTO system_scope_log (job) VALUES ($1)")
-                        .bind(job)
-                        .execute(&mut **t)
-                        .await?;
-                }
-            }
-        }
-        Ok(self)
+/// `BEGIN` and the scope in one simple-query round trip. The tenant id is a formatted UUID and
+/// the job name is quoted, so nothing a client sends reaches this text unescaped.
+fn postgres_begin(scope: Scope<'_>) -> String {
+    match scope {
+        Scope::Tenant(id) => format!(
+            "BEGIN; SELECT set_config('tollgate.tenant_id', '{}', true)",
+            id.hyphenated()
+        ),
+        Scope::System(job) => format!(
+            "BEGIN; INSERT INTO system_scope_log (job) VALUES ('{}')",
+            job.replace('\'', "''")
+        ),
     }
+}
 
+impl Tx {
     /// Makes the transaction's changes permanent.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
@@ -277,5 +274,23 @@ impl Tx {
             Tx::Sqlite(_) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_statements_quote_what_they_embed() {
+        let id = uuid::Uuid::nil();
+        assert_eq!(
+            postgres_begin(Scope::Tenant(id)),
+            "BEGIN; SELECT set_config('tollgate.tenant_id', '00000000-0000-0000-0000-000000000000', true)"
+        );
+        assert_eq!(
+            postgres_begin(Scope::System("erase tenant o'brien'); DROP TABLE x; --")),
+            "BEGIN; INSERT INTO system_scope_log (job) VALUES ('erase tenant o''brien''); DROP TABLE x; --')"
+        );
     }
 }

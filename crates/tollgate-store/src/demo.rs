@@ -175,8 +175,7 @@ impl Store {
         let records: Vec<UsageRecord> = rows
             .iter()
             .map(|r| UsageRecord {
-                id: tollgate_domain::id::time_ordered(),
-                request_id: r.request_id.clone(),
+                id: r.request_id,
                 tenant_id: demo::TENANT_ID,
                 app_id: Some(demo::APP_ID),
                 api_key_id: Some(key_ids[r.key_index]),

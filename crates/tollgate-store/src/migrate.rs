@@ -6,11 +6,15 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
+use sqlx::{Connection, PgConnection};
 use sqlx::Row;
 
-use crate::backend::on_pool;
+use crate::backend::{on_pool, Pool};
 use crate::sql::DbTime;
 use crate::{Backend, Store, StoreError};
+
+/// Advisory lock key of `migrate up` and `migrate down` ("tollgate" in ASCII).
+const MIGRATION_LOCK: i64 = 0x746f_6c6c_6761_7465;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -100,6 +104,9 @@ impl Store {
             Some(v) => v,
             None => self.latest_version(),
         };
+        // Held until this function returns: replicas starting together migrate one at a time,
+        // and each reads what is applied only once it holds the lock.
+        let _lock = self.migration_lock().await?;
         let before = self.applied_migrations().await?;
         let pending: Vec<i64> = self
             .migration_status()
@@ -126,7 +133,7 @@ impl Store {
                     .collect(),
             ),
             ignore_missing: true,
-            locking: true,
+            locking: false,
             no_tx: false,
         };
         on_pool!(self, pool => migrator.run(pool).await)?;
@@ -147,6 +154,9 @@ impl Store {
         if to != 0 && !self.migrator().version_exists(to) {
             return Err(StoreError::UnknownVersion(to));
         }
+        // Held until this function returns: replicas starting together migrate one at a time,
+        // and each reads what is applied only once it holds the lock.
+        let _lock = self.migration_lock().await?;
         let before = self.applied_migrations().await?;
         if !before.iter().any(|(v, _)| *v > to) {
             return Ok(RevertReport::default());
@@ -157,7 +167,12 @@ impl Store {
             }
             _ => None,
         };
-        let migrator = self.migrator();
+        let migrator = Migrator {
+            migrations: self.migrator().migrations.clone(),
+            ignore_missing: false,
+            locking: false,
+            no_tx: false,
+        };
         on_pool!(self, pool => migrator.undo(pool, to).await)?;
         let after = self.applied_migrations().await?;
         Ok(RevertReport {
@@ -175,6 +190,20 @@ impl Store {
     pub async fn previous_version(&self) -> Result<i64, StoreError> {
         let applied = self.applied_migrations().await?;
         Ok(applied.iter().rev().nth(1).map(|(v, _)| *v).unwrap_or(0))
+    }
+
+    /// On PostgreSQL, a session advisory lock on a connection of its own (so that a pool of one
+    /// connection cannot deadlock); dropping the connection releases it, even after an error.
+    async fn migration_lock(&self) -> Result<Option<PgConnection>, StoreError> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return Ok(None);
+        };
+        let mut conn = PgConnection::connect_with(&pool.connect_options()).await?;
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut conn)
+            .await?;
+        Ok(Some(conn))
     }
 
     async fn applied_migrations(&self) -> Result<Vec<(i64, DateTime<Utc>)>, StoreError> {

@@ -245,11 +245,14 @@ impl crate::Store {
         tenant_id: Uuid,
         user_id: Uuid,
     ) -> Result<Vec<String>, StoreError> {
+        // The same rules as user_permissions_view, but the recursion starts from this user's
+        // assignments instead of expanding everyone's and filtering afterwards.
+        let sql = match self.backend() {
+            crate::Backend::Sqlite => PERMISSIONS_SQLITE,
+            crate::Backend::Postgres => PERMISSIONS_POSTGRES,
+        };
         let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
-        let permissions = on_tx!(&mut tx, conn => sqlx::query_scalar(
-            "SELECT DISTINCT permission FROM user_permissions_view
-             WHERE user_id = $1 AND tenant_id = $2",
-        )
+        let permissions = on_tx!(&mut tx, conn => sqlx::query_scalar(sql)
         .bind(DbId(user_id))
         .bind(DbId(tenant_id))
         .fetch_all(&mut *conn)
@@ -289,3 +292,39 @@ impl crate::Store {
         Ok(tree)
     }
 }
+
+/// Permissions of `$1` in tenant `$2`, inherited ones included (`{now}` and `{expand}` differ
+/// per backend).
+macro_rules! permissions_sql {
+    ($now:literal, $expand:literal) => {
+        concat!(
+            "WITH RECURSIVE granted(role_id, parent_role_id, depth) AS (
+                SELECT r.id, r.parent_role_id, 0
+                FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                WHERE ur.user_id = $1 AND ur.tenant_id = $2
+                  AND (ur.expires_at IS NULL OR ur.expires_at > ",
+            $now,
+            ")
+                UNION ALL
+                SELECT p.id, p.parent_role_id, g.depth + 1
+                FROM granted g JOIN roles p ON p.id = g.parent_role_id
+                WHERE g.depth < 10
+            )
+            SELECT DISTINCT perm.value
+            FROM granted g JOIN roles r ON r.id = g.role_id ",
+            $expand,
+            "
+            WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = $1 AND u.is_active)"
+        )
+    };
+}
+
+const PERMISSIONS_SQLITE: &str = permissions_sql!(
+    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    "JOIN json_each(r.permissions) AS perm"
+);
+
+const PERMISSIONS_POSTGRES: &str = permissions_sql!(
+    "now()",
+    "CROSS JOIN LATERAL jsonb_array_elements_text(r.permissions) AS perm(value)"
+);

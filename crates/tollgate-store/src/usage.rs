@@ -1,7 +1,7 @@
 //! Usage records (metadata only, never prompt or answer text) and their rollups.
 //!
 //! Rows are written once, in batches, and never updated; a replayed batch inserts nothing twice
-//! because `request_id` is unique. Rollups are recomputed idempotently for the buckets a batch
+//! because the id is the request id. Rollups are recomputed idempotently for the buckets a batch
 //! touched: hourly at tenant x team x app x model, daily at tenant x team x model, tenant x
 //! person and tenant x key. Reports read rollups, never the raw table.
 
@@ -17,10 +17,8 @@ use crate::{Backend, Scope, Store, StoreError};
 /// One usage record.
 #[derive(Clone, Debug, PartialEq)]
 pub struct UsageRecord {
-    /// Row id (UUID v7).
+    /// The request id the caller saw (`x-request-id`, UUID v7): unique, and the row's id.
     pub id: Uuid,
-    /// The request id the caller saw; unique.
-    pub request_id: String,
     /// Tenant.
     pub tenant_id: Uuid,
     /// App, when the call came through one.
@@ -65,8 +63,7 @@ pub struct UsageRecord {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, request_id, tenant_id, app_id, api_key_id, team_id, subject_id, device_id,
+const COLUMNS: &str = "id, tenant_id, app_id, api_key_id, team_id, subject_id, device_id,
     provider, model, endpoint, prompt_length, pii_detected, prompt_tokens, completion_tokens,
     tokens_used, cost_micros, credits_deducted, latency_ms, upstream_latency_ms, response_status,
     error_type, http_status, streamed, created_at";
@@ -91,7 +88,7 @@ impl Store {
     }
 
     /// Inserts records without touching rollups, one transaction per tenant in that tenant's
-    /// scope; records whose `request_id` exists already are skipped. Returns how many were new.
+    /// scope; records whose id (request id) exists already are skipped. Returns how many were new.
     pub async fn append_usage(&self, records: &[UsageRecord]) -> Result<u64, StoreError> {
         let mut inserted = 0;
         for (tenant, rows) in by_tenant(records) {
@@ -131,7 +128,7 @@ fn span(rows: &[&UsageRecord]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
 
 impl Tx {
     /// Inserts records in batches inside this transaction; duplicates of an existing
-    /// `request_id` are skipped. Returns how many were new.
+    /// request id are skipped. Returns how many were new.
     pub async fn append_usage(&mut self, records: &[&UsageRecord]) -> Result<u64, StoreError> {
         let mut inserted = 0;
         for chunk in records.chunks(BATCH) {
@@ -139,7 +136,6 @@ impl Tx {
                 let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO usage_logs ({COLUMNS}) "));
                 q.push_values(chunk, |mut b, r| {
                     b.push_bind(DbId(r.id))
-                        .push_bind(&r.request_id)
                         .push_bind(DbId(r.tenant_id))
                         .push_bind(r.app_id.map(DbId))
                         .push_bind(r.api_key_id.map(DbId))
@@ -164,7 +160,7 @@ impl Tx {
                         .push_bind(r.streamed)
                         .push_bind(DbTime::of(r.created_at));
                 });
-                q.push(" ON CONFLICT (request_id) DO NOTHING");
+                q.push(" ON CONFLICT (id) DO NOTHING");
                 q.build().execute(&mut *conn).await?.rows_affected()
             });
         }

@@ -272,6 +272,11 @@ fn triggers(backend: Backend) -> Vec<String> {
                     .iter()
                     .map(|t| format!("trg_{t}_append_only")),
             );
+            names.extend(
+                APPEND_ONLY_TABLES
+                    .iter()
+                    .map(|t| format!("trg_{t}_no_truncate")),
+            );
         }
         Backend::Sqlite => {
             for h in ["teams", "roles"] {
@@ -281,6 +286,7 @@ fn triggers(backend: Backend) -> Vec<String> {
             for t in APPEND_ONLY_TABLES {
                 names.push(format!("trg_{t}_no_update"));
                 names.push(format!("trg_{t}_no_delete"));
+                names.push(format!("trg_{t}_no_replace"));
             }
         }
     }

@@ -80,9 +80,10 @@ CREATE INDEX idx_ai_use_events_tool_occurred ON ai_use_events (tool_name, occurr
 CREATE INDEX idx_ai_use_events_tenant_occurred ON ai_use_events (tenant_id, occurred_at);
 CREATE INDEX idx_ai_use_events_metadata ON ai_use_events USING gin (log_metadata);
 
+-- The id is the request id the caller saw (x-request-id, UUID v7, always Tollgate's own): one
+-- key serves correlation and replay de-duplication, and rows sort by time.
 CREATE TABLE usage_logs (
     id                  uuid PRIMARY KEY,
-    request_id          text NOT NULL,
     tenant_id           uuid NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     app_id              uuid REFERENCES apps(id) ON DELETE CASCADE,
     api_key_id          uuid REFERENCES api_keys(id) ON DELETE CASCADE,
@@ -106,7 +107,6 @@ CREATE TABLE usage_logs (
     http_status         smallint,
     streamed            boolean NOT NULL DEFAULT false,
     created_at          timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now()),
-    CONSTRAINT uq_usage_logs_request UNIQUE (request_id),
     CONSTRAINT ck_usage_logs_error CHECK ((response_status = 'error') = (error_type IS NOT NULL))
 );
 CREATE INDEX idx_usage_logs_license ON usage_logs (api_key_id, created_at DESC);

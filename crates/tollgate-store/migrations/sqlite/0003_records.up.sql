@@ -71,9 +71,10 @@ CREATE INDEX idx_ai_use_events_subject_occurred ON ai_use_events (subject_id, oc
 CREATE INDEX idx_ai_use_events_tool_occurred ON ai_use_events (tool_name, occurred_at);
 CREATE INDEX idx_ai_use_events_tenant_occurred ON ai_use_events (tenant_id, occurred_at);
 
+-- The id is the request id the caller saw (x-request-id, UUID v7, always Tollgate's own): one
+-- key serves correlation and replay de-duplication, and rows sort by time.
 CREATE TABLE usage_logs (
     id                  TEXT PRIMARY KEY NOT NULL,
-    request_id          TEXT NOT NULL,
     tenant_id           TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     app_id              TEXT REFERENCES apps(id) ON DELETE CASCADE,
     api_key_id          TEXT REFERENCES api_keys(id) ON DELETE CASCADE,
@@ -97,7 +98,6 @@ CREATE TABLE usage_logs (
     http_status         INTEGER,
     streamed            INTEGER NOT NULL DEFAULT false,
     created_at          TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    CONSTRAINT uq_usage_logs_request UNIQUE (request_id),
     CONSTRAINT ck_usage_logs_error CHECK ((response_status = 'error') = (error_type IS NOT NULL))
 );
 CREATE INDEX idx_usage_logs_license ON usage_logs (api_key_id, created_at DESC);
@@ -213,7 +213,7 @@ BEGIN UPDATE firewall_configs SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'n
 -- INSERT OR REPLACE deletes the row it replaces without firing DELETE triggers: refuse it.
 -- A usage record sent twice (a replayed batch) is skipped, like ON CONFLICT DO NOTHING.
 CREATE TRIGGER trg_usage_logs_no_replace BEFORE INSERT ON usage_logs
-WHEN EXISTS (SELECT 1 FROM usage_logs WHERE id = NEW.id OR request_id = NEW.request_id)
+WHEN EXISTS (SELECT 1 FROM usage_logs WHERE id = NEW.id)
 BEGIN SELECT RAISE(IGNORE); END;
 CREATE TRIGGER trg_audit_log_no_replace BEFORE INSERT ON audit_log
 WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id

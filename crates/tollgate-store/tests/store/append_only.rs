@@ -48,8 +48,8 @@ async fn usage_and_audit_refuse_update_and_delete(db: TestDb) {
         // A replayed usage row is skipped, never replaces the original.
         store
             .execute_raw(
-                "INSERT OR REPLACE INTO usage_logs (id, request_id, tenant_id, provider, model, response_status, created_at)
-                 SELECT id, request_id, tenant_id, 'forged', model, 'success', created_at FROM usage_logs",
+                "INSERT OR REPLACE INTO usage_logs (id, tenant_id, provider, model, response_status, created_at)
+                 SELECT id, tenant_id, 'forged', model, 'success', created_at FROM usage_logs",
             )
             .await
             .unwrap();
@@ -65,7 +65,7 @@ async fn usage_and_audit_refuse_update_and_delete(db: TestDb) {
     assert_eq!(count(&store, "audit_log").await, audit);
     assert_eq!(
         store
-            .scalar_raw("SELECT count(*) FROM usage_logs WHERE request_id LIKE 'demo-usage-%'")
+            .scalar_raw("SELECT count(*) FROM usage_logs WHERE CAST(id AS TEXT) LIKE '00000000-0000-7000-8000-0000d%'")
             .await
             .unwrap(),
         10

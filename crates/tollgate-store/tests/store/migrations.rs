@@ -92,3 +92,72 @@ async fn migrate_to_version(db: TestDb) {
     );
     assert_eq!(store.previous_version().await.unwrap(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_migrate_once() {
+    let Some(db) = TestDb::new(tollgate_testkit::Backend::Postgres).await else {
+        return;
+    };
+    let stores = [db.store().await, db.store().await, db.store().await];
+    let runs: Vec<_> = stores
+        .iter()
+        .cloned()
+        .map(|s| tokio::spawn(async move { s.migrate_up(None, false).await }))
+        .collect();
+    let mut applied = Vec::new();
+    for run in runs {
+        applied.extend(run.await.unwrap().unwrap().applied);
+    }
+    applied.sort();
+    assert_eq!(
+        applied,
+        vec![1, 2, 3, 4, 5, 6],
+        "each migration applied by exactly one replica"
+    );
+    assert!(stores[0].verify_schema().await.unwrap().ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_file_is_copied_aside_before_migrating() {
+    let db = TestDb::new(tollgate_testkit::Backend::Sqlite)
+        .await
+        .unwrap();
+    let store = db.store().await;
+    let first = store.migrate_up(Some(2), true).await.unwrap();
+    assert_eq!(first.backup, None, "an empty database has nothing to keep");
+    let second = store.migrate_up(None, true).await.unwrap();
+    let backup = second.backup.expect("a copy before applying 3..6");
+    assert!(backup.ends_with("-v2"), "{backup}");
+    assert!(std::path::Path::new(&backup).exists());
+    let copy = tollgate_store::Store::connect(&tollgate_config::DatabaseSettings {
+        url: format!("sqlite://{backup}"),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let status = copy.migration_status().await.unwrap();
+    assert!(
+        status[1].applied_at.is_some() && status[2].applied_at.is_none(),
+        "the copy is the old version"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_sqlite_works_for_trials() {
+    let store = tollgate_store::Store::connect(&tollgate_config::DatabaseSettings {
+        url: "sqlite::memory:".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    store.migrate_up(None, true).await.unwrap();
+    store.seed_demo(&Default::default()).await.unwrap();
+    assert_eq!(
+        store
+            .scalar_raw("SELECT count(*) FROM usage_logs")
+            .await
+            .unwrap(),
+        10
+    );
+    assert!(store.verify_schema().await.unwrap().ok());
+}

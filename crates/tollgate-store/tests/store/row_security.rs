@@ -104,7 +104,6 @@ async fn queries_without_a_tenant_see_no_tenant_rows() {
     // The store's tenant scope sees the same.
     let rec = |tenant: Uuid| UsageRecord {
         id: Uuid::now_v7(),
-        request_id: Uuid::now_v7().to_string(),
         tenant_id: tenant,
         app_id: None,
         api_key_id: None,
