@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
-use sqlx::{Connection, PgConnection};
 use sqlx::Row;
+use sqlx::{Connection, PgConnection};
 
 use crate::backend::{on_pool, Pool};
 use crate::sql::DbTime;
