@@ -6,11 +6,16 @@
 //! and where it came from.
 
 mod error;
+mod gateway;
 mod load;
 mod mask;
 mod settings;
 
 pub use error::ConfigError;
+pub use gateway::{
+    default_models, CreditRule, GatewaySettings, MockSettings, ModelSettings, ProviderSettings,
+    KNOWN_PROVIDERS,
+};
 pub use load::{load, ConfigSource, ENV_PREFIX};
 pub use mask::mask_url_password;
 pub use settings::{

@@ -2,10 +2,13 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::gateway::{
+    check_models, default_models, GatewaySettings, ModelSettings, ProviderSettings,
+};
 use crate::mask::mask_url_password;
 
 /// All of Tollgate's settings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// The HTTP server.
@@ -14,6 +17,25 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The data plane.
+    pub gateway: GatewaySettings,
+    /// Upstream providers.
+    pub providers: ProviderSettings,
+    /// The models callers may name (a TOML array of tables, `[[models]]`).
+    pub models: Vec<ModelSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            log: LogSettings::default(),
+            gateway: GatewaySettings::default(),
+            providers: ProviderSettings::default(),
+            models: default_models(),
+        }
+    }
 }
 
 /// The HTTP server.
@@ -236,6 +258,16 @@ impl Settings {
                 "must be at least 1".to_string(),
             ));
         }
+        if self.gateway.max_body_bytes == 0 {
+            return Err(("gateway.max_body_bytes", "must be at least 1".to_string()));
+        }
+        if self.gateway.credits_per_request < 0 {
+            return Err((
+                "gateway.credits_per_request",
+                "must not be negative".to_string(),
+            ));
+        }
+        check_models(&self.models).map_err(|m| ("models", m))?;
         let ext = self.server.external_url.as_str();
         if !(ext.starts_with("http://") || ext.starts_with("https://")) {
             return Err((

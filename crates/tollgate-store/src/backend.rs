@@ -214,6 +214,8 @@ pub enum Scope<'a> {
     /// Every tenant's rows, for a cross-tenant job. Each use is recorded in `system_scope_log`
     /// with the job's name.
     System(&'a str),
+    /// Only the API key with this hash (hex SHA-256): authentication, before the tenant is known.
+    Key(&'a str),
 }
 
 impl Store {
@@ -255,6 +257,11 @@ fn postgres_begin(scope: Scope<'_>) -> String {
             "BEGIN; INSERT INTO system_scope_log (job) VALUES ('{}')",
             job.replace('\'', "''")
         ),
+        Scope::Key(hash) => {
+            // A key hash is hex; anything else names no key.
+            let hash: String = hash.chars().filter(char::is_ascii_hexdigit).collect();
+            format!("BEGIN; SELECT set_config('tollgate.key_hash', '{hash}', true)")
+        }
     }
 }
 

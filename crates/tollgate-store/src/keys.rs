@@ -6,8 +6,8 @@ use tollgate_domain::key::{IssuedKey, KeyKind};
 use uuid::Uuid;
 
 use crate::backend::{on_tx, Tx};
-use crate::sql::DbId;
-use crate::StoreError;
+use crate::sql::{DbId, DbTime};
+use crate::{Scope, Store, StoreError};
 
 /// A key to store. The secret itself never reaches the store.
 #[derive(Clone, Debug)]
@@ -66,5 +66,152 @@ impl Tx {
         .bind(DbId(app_id))
         .fetch_all(&mut *conn)
         .await)?)
+    }
+}
+
+/// What the data plane needs to know about a presented key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyGrant {
+    /// The key's row id.
+    pub key_id: Uuid,
+    /// Its tenant.
+    pub tenant_id: Uuid,
+    /// Its app (gateway keys).
+    pub app_id: Option<Uuid>,
+    /// The team whose budget and policies apply.
+    pub team_id: Option<Uuid>,
+    /// Gateway or admin.
+    pub kind: KeyKind,
+    /// Shown in errors ("key `Demo Key 1` ...").
+    pub name: String,
+    /// Whether the key itself is active.
+    pub is_active: bool,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it expires, if it does.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Credits left in micro-units; `None` is unlimited.
+    pub credits_remaining: Option<i64>,
+    /// Whether its app is active (soft delete).
+    pub app_active: bool,
+    /// Whether its tenant is active (soft delete).
+    pub tenant_active: bool,
+    /// Browser origins allowed to use it (the app's `allowed_origins`).
+    pub allowed_origins: Vec<String>,
+}
+
+type KeyRow = (
+    DbId,
+    DbId,
+    Option<DbId>,
+    Option<DbId>,
+    String,
+    String,
+    bool,
+    Option<DbTime>,
+    Option<DbTime>,
+    Option<i64>,
+);
+
+impl Store {
+    /// The key with this hash, with its app's and tenant's state; `None` if no key has it.
+    pub async fn key_by_hash(&self, hash: &str) -> Result<Option<KeyGrant>, StoreError> {
+        let mut tx = self.begin_read_in(Scope::Key(hash)).await?;
+        let row: Option<KeyRow> = on_tx!(&mut tx, conn => sqlx::query_as(
+            "SELECT id, tenant_id, app_id, team_id, kind, name, is_active, revoked_at, expires_at,
+                    credits_remaining
+             FROM api_keys WHERE key_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *conn)
+        .await)?;
+        tx.commit().await?;
+        let Some((id, tenant, app, team, kind, name, is_active, revoked, expires, credits)) = row
+        else {
+            return Ok(None);
+        };
+        let mut tx = self.begin_read_in(Scope::Tenant(tenant.0)).await?;
+        let tenant_active: bool = on_tx!(&mut tx, conn => sqlx::query_scalar(
+            "SELECT is_active FROM tenants WHERE id = $1",
+        )
+        .bind(tenant)
+        .fetch_optional(&mut *conn)
+        .await)?
+        .unwrap_or(false);
+        let app_row: Option<(bool, Json<Vec<String>>)> = match app {
+            Some(app) => on_tx!(&mut tx, conn => sqlx::query_as(
+                "SELECT is_active, allowed_origins FROM apps WHERE id = $1",
+            )
+            .bind(app)
+            .fetch_optional(&mut *conn)
+            .await)?,
+            None => None,
+        };
+        tx.commit().await?;
+        let (app_active, origins) = app_row
+            .map(|(a, o)| (a, o.0))
+            .unwrap_or((false, Vec::new()));
+        Ok(Some(KeyGrant {
+            key_id: id.0,
+            tenant_id: tenant.0,
+            app_id: app.map(|a| a.0),
+            team_id: team.map(|t| t.0),
+            kind: KeyKind::parse(&kind).unwrap_or(KeyKind::Admin),
+            name,
+            is_active,
+            revoked_at: revoked.map(|t| t.0),
+            expires_at: expires.map(|t| t.0),
+            credits_remaining: credits,
+            app_active,
+            tenant_active,
+            allowed_origins: origins,
+        }))
+    }
+
+    /// Takes `amount` credits from a key if it has that many, atomically: concurrent calls can
+    /// never take it below zero. Returns what is left, or `None` when there are too few.
+    /// A key without credits (unlimited) always succeeds with `Some(i64::MAX)`.
+    pub async fn take_credits(
+        &self,
+        tenant_id: Uuid,
+        key_id: Uuid,
+        amount: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin_in(Scope::Tenant(tenant_id)).await?;
+        let row: Option<Option<i64>> = on_tx!(&mut tx, conn => sqlx::query_scalar(
+            "UPDATE api_keys SET credits_remaining = credits_remaining - $3
+             WHERE id = $1 AND tenant_id = $2
+               AND (credits_remaining IS NULL OR credits_remaining >= $3)
+             RETURNING credits_remaining",
+        )
+        .bind(DbId(key_id))
+        .bind(DbId(tenant_id))
+        .bind(amount)
+        .fetch_optional(&mut *conn)
+        .await)?;
+        tx.commit().await?;
+        Ok(row.map(|left| left.unwrap_or(i64::MAX)))
+    }
+
+    /// Gives `amount` credits back (the unused part of a reservation); returns the new balance.
+    pub async fn return_credits(
+        &self,
+        tenant_id: Uuid,
+        key_id: Uuid,
+        amount: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin_in(Scope::Tenant(tenant_id)).await?;
+        let left: Option<Option<i64>> = on_tx!(&mut tx, conn => sqlx::query_scalar(
+            "UPDATE api_keys SET credits_remaining = credits_remaining + $3
+             WHERE id = $1 AND tenant_id = $2 AND credits_remaining IS NOT NULL
+             RETURNING credits_remaining",
+        )
+        .bind(DbId(key_id))
+        .bind(DbId(tenant_id))
+        .bind(amount)
+        .fetch_optional(&mut *conn)
+        .await)?;
+        tx.commit().await?;
+        Ok(left.flatten())
     }
 }

@@ -120,7 +120,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
-        let service = http::router(self.store.clone(), &self.settings.server)
+        let service = http::router(self.store.clone(), &self.settings)
             .into_make_service_with_connect_info::<SocketAddr>();
         let handle: Handle<SocketAddr> = Handle::new();
         let stopper = handle.clone();

@@ -83,5 +83,17 @@ fn print_report(report: &DemoReport, settings: &Settings) {
     }
     say!("  usage rows: {}", report.usage_rows);
     let base = settings.server.external_url.trim_end_matches('/');
-    say!("try next:\n  curl -s {base}/readyz");
+    let key = report
+        .keys
+        .first()
+        .map_or("<a demo key>", |(_, secret)| secret.as_str());
+    let model = settings
+        .models
+        .first()
+        .map_or("mock-small", |m| m.name.as_str());
+    say!(
+        "try next:\n  curl -s {base}/v1/chat/completions -H 'Authorization: Bearer {key}' \\\n    \
+         -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"model\": \"{model}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello, Tollgate\"}}]}}'"
+    );
 }

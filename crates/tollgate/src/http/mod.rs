@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use tollgate_config::ServerSettings;
+use tollgate_config::Settings;
 use tollgate_domain::proxy::IpRange;
 use tollgate_store::Store;
 
@@ -21,7 +21,8 @@ pub(crate) struct AppState {
     pub trusted_proxies: Arc<[IpRange]>,
 }
 
-pub(crate) fn router(store: Store, server: &ServerSettings) -> Router {
+pub(crate) fn router(store: Store, settings: &Settings) -> Router {
+    let server = &settings.server;
     let handle = metrics::handle();
     // The settings were checked when loaded; a range that does not parse is not trusted.
     let trusted_proxies: Arc<[IpRange]> = server
@@ -29,6 +30,8 @@ pub(crate) fn router(store: Store, server: &ServerSettings) -> Router {
         .iter()
         .filter_map(|p| p.parse().ok())
         .collect();
+    let gateway =
+        tollgate_gateway::router(tollgate_gateway::GatewayState::new(store.clone(), settings));
     let state = AppState {
         store,
         trusted_proxies,
@@ -38,9 +41,10 @@ pub(crate) fn router(store: Store, server: &ServerSettings) -> Router {
         .route("/readyz", get(health::ready))
         .route("/metrics", get(move || metrics::render(handle.clone())))
         .fallback(health::not_found)
+        .with_state(state.clone())
+        .merge(gateway)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state,
             observe::observe,
         ))
-        .with_state(state)
 }

@@ -11,16 +11,20 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use tollgate_domain::id::RequestId;
+
 use super::AppState;
 
 pub(crate) async fn observe(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
     let client = client_ip(&state, &request);
-    let id = uuid::Uuid::now_v7().to_string();
+    let request_id = uuid::Uuid::now_v7();
+    let id = request_id.to_string();
+    request.extensions_mut().insert(RequestId(request_id));
     let method = request.method().clone();
     let route = route_label(request.uri().path());
     let path = request.uri().path().to_string();
@@ -58,6 +62,8 @@ fn route_label(path: &str) -> &'static str {
         "/healthz" => "/healthz",
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
+        "/v1/chat/completions" => "/v1/chat/completions",
+        "/v1/models" => "/v1/models",
         _ => "unmatched",
     }
 }

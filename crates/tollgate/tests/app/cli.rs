@@ -32,7 +32,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     assert!(status.status.success());
     assert_eq!(
         stdout(&status).matches("pending").count(),
-        6,
+        7,
         "{}",
         stdout(&status)
     );
@@ -40,7 +40,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let up = tollgate(&db, &["migrate", "up", "--to", "3"]);
     assert!(stdout(&up).contains("applied 3"), "{}", stdout(&up));
     let up = tollgate(&db, &["migrate", "up"]);
-    assert!(stdout(&up).contains("applied 6"), "{}", stdout(&up));
+    assert!(stdout(&up).contains("applied 7"), "{}", stdout(&up));
 
     let verify = tollgate(&db, &["schema", "verify"]);
     assert!(verify.status.success(), "{}", stdout(&verify));
@@ -49,12 +49,12 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let refused = tollgate(&db, &["migrate", "down"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
     let down = tollgate(&db, &["migrate", "down", "--yes"]);
-    assert!(stdout(&down).contains("reverted 6"), "{}", stdout(&down));
+    assert!(stdout(&down).contains("reverted 7"), "{}", stdout(&down));
     tollgate(&db, &["migrate", "up"]);
 
     let check = tollgate(&db, &["db", "check"]);
     assert!(check.status.success(), "{}", stdout(&check));
-    assert!(stdout(&check).contains("migrations 6 of 6 applied"));
+    assert!(stdout(&check).contains("migrations 7 of 7 applied"));
     assert!(stdout(&check).contains("usage_logs"));
 }
 
@@ -81,7 +81,11 @@ async fn seed_demo_twice_changes_nothing(db: TestDb) {
         String::from_utf8_lossy(&first.stderr)
     );
     let out = stdout(&first);
-    assert_eq!(out.matches("tg_gw_").count(), 5, "{out}");
+    assert_eq!(out.matches("  Demo Key ").count(), 5, "{out}");
+    assert!(
+        out.contains("/v1/chat/completions"),
+        "the curl to try next: {out}"
+    );
     assert!(out.contains("admin@llmgovernance.local /"));
     let second = tollgate(&db, &["seed", "--demo"]);
     assert!(

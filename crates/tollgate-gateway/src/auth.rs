@@ -1,0 +1,130 @@
+//! Who is calling: the key from `Authorization: Bearer` or `x-api-key`, looked up by its hash
+//! through a short-lived cache, so the hot path reads the database once per key per
+//! `gateway.key_cache_seconds` (which bounds how long a revocation takes on every replica).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use chrono::Utc;
+use tollgate_domain::key::{self, KeyFormatError, KeyKind};
+use tollgate_store::keys::KeyGrant;
+
+use crate::{GatewayError, GatewayState};
+
+/// Entries kept before the cache starts over: bounds memory under a flood of random keys.
+const MAX_ENTRIES: usize = 100_000;
+
+/// Grants by key hash, each trusted for `ttl`. Unknown keys are remembered too, so a flood of
+/// bad keys does not become a flood of queries.
+pub(crate) struct KeyCache {
+    ttl: Duration,
+    entries: RwLock<HashMap<String, (Instant, Option<KeyGrant>)>>,
+}
+
+impl KeyCache {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    async fn grant(
+        &self,
+        store: &tollgate_store::Store,
+        hash: &str,
+    ) -> Result<Option<KeyGrant>, GatewayError> {
+        if let Ok(entries) = self.entries.read() {
+            if let Some((at, grant)) = entries.get(hash) {
+                if at.elapsed() < self.ttl {
+                    return Ok(grant.clone());
+                }
+            }
+        }
+        let grant = store.key_by_hash(hash).await?;
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(hash.to_string(), (Instant::now(), grant.clone()));
+        }
+        Ok(grant)
+    }
+}
+
+/// An authenticated caller with a usable gateway key.
+pub(crate) struct Caller(pub KeyGrant);
+
+impl FromRequestParts<GatewayState> for Caller {
+    type Rejection = GatewayError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &GatewayState,
+    ) -> Result<Self, Self::Rejection> {
+        let presented = presented_key(parts).ok_or(GatewayError::MissingKey)?;
+        let hash = key::hash_presented(presented, KeyKind::Gateway).map_err(|e| match e {
+            KeyFormatError::UnknownFormat => GatewayError::InvalidKey,
+            KeyFormatError::WrongKind { .. } => GatewayError::WrongKeyKind,
+        })?;
+        let grant = state
+            .keys
+            .grant(&state.store, &hash)
+            .await?
+            .ok_or(GatewayError::InvalidKey)?;
+        usable(grant).map(Caller)
+    }
+}
+
+fn presented_key(parts: &Parts) -> Option<&str> {
+    let bearer = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    bearer
+        .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
+/// Refuses a key that is revoked, expired, or whose app or tenant is retired.
+fn usable(grant: KeyGrant) -> Result<KeyGrant, GatewayError> {
+    if grant.kind != KeyKind::Gateway {
+        return Err(GatewayError::WrongKeyKind);
+    }
+    if let Some(at) = grant.revoked_at {
+        return Err(GatewayError::Revoked {
+            name: grant.name,
+            on: at.format("%Y-%m-%d").to_string(),
+        });
+    }
+    if !grant.is_active {
+        return Err(GatewayError::Inactive {
+            what: "this API key",
+        });
+    }
+    if let Some(at) = grant.expires_at.filter(|at| *at <= Utc::now()) {
+        return Err(GatewayError::Expired {
+            name: grant.name,
+            on: at.format("%Y-%m-%d").to_string(),
+        });
+    }
+    if !grant.tenant_active {
+        return Err(GatewayError::Inactive {
+            what: "the tenant of this API key",
+        });
+    }
+    if !grant.app_active {
+        return Err(GatewayError::Inactive {
+            what: "the app of this API key",
+        });
+    }
+    Ok(grant)
+}

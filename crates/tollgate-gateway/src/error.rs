@@ -1,0 +1,178 @@
+//! Every way a data-plane call can fail, rendered in the OpenAI error shape with a stable
+//! `code` and a message that says what to do. 5xx bodies are generic; the cause is logged with
+//! the request id.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// No key in `Authorization: Bearer` or `x-api-key`.
+    #[error("no API key: send it as `Authorization: Bearer <key>` or `x-api-key: <key>`")]
+    MissingKey,
+    /// Not a key Tollgate issued, or not a key at all.
+    #[error("the API key is not valid: check that it was copied whole, or ask your tenant admin for one")]
+    InvalidKey,
+    /// An admin key on the data plane.
+    #[error("this is an admin API key; model calls need a gateway key (tg_gw_...)")]
+    WrongKeyKind,
+    /// Revoked.
+    #[error("the API key `{name}` was revoked on {on}; ask your tenant admin for a new one")]
+    Revoked {
+        /// The key's name.
+        name: String,
+        /// The day it was revoked.
+        on: String,
+    },
+    /// Past its expiry.
+    #[error("the API key `{name}` expired on {on}; ask your tenant admin for a new one")]
+    Expired {
+        /// The key's name.
+        name: String,
+        /// The day it expired.
+        on: String,
+    },
+    /// The key, its app or its tenant is retired.
+    #[error("{what} is deactivated; ask your tenant admin")]
+    Inactive {
+        /// What is: "this API key", "the app of this API key", ...
+        what: &'static str,
+    },
+    /// The body is not the JSON the endpoint takes.
+    #[error("{0}")]
+    InvalidJson(String),
+    /// The body is over `gateway.max_body_bytes`.
+    #[error("the request body is larger than {limit} bytes; send less, or ask the operator to raise gateway.max_body_bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The model is not in the model table.
+    #[error("the model `{model}` does not exist here; available models: {available}")]
+    UnknownModel {
+        /// What was asked for.
+        model: String,
+        /// What exists.
+        available: String,
+    },
+    /// Not enough credits left on the key.
+    #[error("this API key has too few credits left ({remaining} micro-units, this call needs up to {needed}); ask your tenant admin to top it up")]
+    InsufficientCredits {
+        /// Left on the key.
+        remaining: i64,
+        /// Reserved for the call.
+        needed: i64,
+    },
+    /// The provider failed.
+    #[error("the provider `{provider}` failed with status {status}; try again later or pick another model")]
+    Upstream {
+        /// Which provider.
+        provider: String,
+        /// Its status.
+        status: u16,
+    },
+    /// Our fault; the cause is in the log.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// HTTP status, OpenAI error type and stable code.
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use GatewayError as E;
+        match self {
+            E::MissingKey => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "missing_api_key",
+            ),
+            E::InvalidKey => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+            ),
+            E::WrongKeyKind => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "wrong_key_kind",
+            ),
+            E::Revoked { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "key_revoked",
+            ),
+            E::Expired { .. } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "key_expired",
+            ),
+            E::Inactive { .. } => (StatusCode::FORBIDDEN, "permission_error", "key_inactive"),
+            E::InvalidJson(_) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_json",
+            ),
+            E::TooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "request_too_large",
+            ),
+            E::UnknownModel { .. } => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "model_not_found",
+            ),
+            E::InsufficientCredits { .. } => (
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_quota",
+                "insufficient_credits",
+            ),
+            E::Upstream { .. } => (StatusCode::BAD_GATEWAY, "api_error", "upstream_error"),
+            E::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "api_error",
+                "internal_error",
+            ),
+        }
+    }
+
+    /// The stable code, for usage records and metrics.
+    pub fn code(&self) -> &'static str {
+        self.parts().2
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+}
+
+impl From<tollgate_store::StoreError> for GatewayError {
+    fn from(err: tollgate_store::StoreError) -> Self {
+        GatewayError::Internal(err.to_string())
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let (status, kind, code) = self.parts();
+        let message = match &self {
+            GatewayError::Internal(cause) => {
+                tracing::error!(%cause, "internal error on the data plane");
+                "internal error; the request id in x-request-id locates the cause in the log"
+                    .to_string()
+            }
+            other => other.to_string(),
+        };
+        let param = match &self {
+            GatewayError::UnknownModel { .. } => Some("model"),
+            _ => None,
+        };
+        let body =
+            json!({ "error": { "message": message, "type": kind, "param": param, "code": code } });
+        (status, Json(body)).into_response()
+    }
+}

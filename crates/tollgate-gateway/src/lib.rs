@@ -1,0 +1,53 @@
+//! Tollgate's data plane, in the order a call takes it: `auth` (key to grant), `models` (the
+//! model table), `charge` (credits reserved, then settled), `chat` (the call itself) and
+//! `record` (the usage record). Errors render in the OpenAI shape (`error`).
+
+mod auth;
+mod charge;
+mod chat;
+mod error;
+mod models;
+mod record;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tollgate_config::Settings;
+use tollgate_store::Store;
+
+pub use error::GatewayError;
+
+/// What every data-plane handler shares.
+#[derive(Clone)]
+pub struct GatewayState {
+    store: Store,
+    models: Arc<models::ModelTable>,
+    keys: Arc<auth::KeyCache>,
+    settings: Arc<Settings>,
+}
+
+impl GatewayState {
+    /// The data plane over `store`, configured by `settings`.
+    pub fn new(store: Store, settings: &Settings) -> Self {
+        Self {
+            keys: Arc::new(auth::KeyCache::new(std::time::Duration::from_secs(
+                settings.gateway.key_cache_seconds,
+            ))),
+            models: Arc::new(models::ModelTable::new(settings.models.clone())),
+            settings: Arc::new(settings.clone()),
+            store,
+        }
+    }
+}
+
+/// The `/v1` routes keys call.
+pub fn router(state: GatewayState) -> Router {
+    let limit = state.settings.gateway.max_body_bytes;
+    Router::new()
+        .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/models", get(models::list))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}

@@ -1,0 +1,53 @@
+//! The model table from the settings, and `GET /v1/models`.
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+use tollgate_config::ModelSettings;
+use tollgate_providers::openai::ModelEntry;
+
+use crate::auth::Caller;
+use crate::{GatewayError, GatewayState};
+
+/// The models callers may name.
+pub(crate) struct ModelTable {
+    models: Vec<ModelSettings>,
+}
+
+impl ModelTable {
+    pub(crate) fn new(models: Vec<ModelSettings>) -> Self {
+        Self { models }
+    }
+
+    /// The model called `name`, or an error that lists what exists.
+    pub(crate) fn find(&self, name: &str) -> Result<&ModelSettings, GatewayError> {
+        self.models
+            .iter()
+            .find(|m| m.name == name)
+            .ok_or_else(|| GatewayError::UnknownModel {
+                model: name.to_string(),
+                available: self
+                    .models
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+/// `GET /v1/models`: the models this key may use.
+pub(crate) async fn list(State(state): State<GatewayState>, _caller: Caller) -> Json<Value> {
+    let data: Vec<ModelEntry> = state
+        .models
+        .models
+        .iter()
+        .map(|m| ModelEntry {
+            id: m.name.clone(),
+            object: "model".to_string(),
+            created: 0,
+            owned_by: m.provider.clone(),
+        })
+        .collect();
+    Json(json!({ "object": "list", "data": data }))
+}

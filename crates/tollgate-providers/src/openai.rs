@@ -1,0 +1,219 @@
+//! The OpenAI chat completions wire format: what Tollgate reads of a request, and the
+//! responses and stream chunks it writes. Fields Tollgate does not interpret are kept in
+//! `extra` and passed through.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A `POST /v1/chat/completions` body.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ChatRequest {
+    /// The model the caller names.
+    pub model: String,
+    /// The conversation.
+    pub messages: Vec<Message>,
+    /// Stream the answer as server-sent events.
+    #[serde(default)]
+    pub stream: bool,
+    /// Stream options (`include_usage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+    /// Upper bound on output tokens (older name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    /// Upper bound on output tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_completion_tokens: Option<u32>,
+    /// Everything else (temperature, tools, ...), passed through as sent.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// `stream_options`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct StreamOptions {
+    /// Send a final chunk with the usage of the whole call.
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+/// One message of the conversation.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Message {
+    /// `system`, `user`, `assistant`, `tool` or `developer`.
+    pub role: String,
+    /// Text, or a list of content parts; absent on some assistant tool-call messages.
+    #[serde(default)]
+    pub content: Option<Value>,
+    /// Everything else (name, tool_calls, tool_call_id), passed through.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Message {
+    /// The message's text: the string content, or the text parts joined by newlines.
+    pub fn text(&self) -> String {
+        match &self.content {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(parts)) => parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            _ => String::new(),
+        }
+    }
+}
+
+impl ChatRequest {
+    /// The output limit the caller set, under either name.
+    pub fn output_limit(&self) -> Option<u32> {
+        self.max_completion_tokens.or(self.max_tokens)
+    }
+
+    /// Characters of prompt text, for the usage record (never the text itself).
+    pub fn prompt_length(&self) -> usize {
+        self.messages.iter().map(|m| m.text().chars().count()).sum()
+    }
+}
+
+/// Token counts of a call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Usage {
+    /// Input tokens.
+    pub prompt_tokens: u32,
+    /// Output tokens.
+    pub completion_tokens: u32,
+    /// Their sum.
+    pub total_tokens: u32,
+}
+
+impl Usage {
+    /// Usage from input and output counts.
+    pub fn new(prompt_tokens: u32, completion_tokens: u32) -> Self {
+        Self {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
+        }
+    }
+}
+
+/// A whole (non-streamed) answer.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ChatCompletion {
+    /// `chatcmpl-...`.
+    pub id: String,
+    /// Always `chat.completion`.
+    pub object: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// The model that answered.
+    pub model: String,
+    /// The answers (one).
+    pub choices: Vec<Choice>,
+    /// Token counts.
+    pub usage: Usage,
+}
+
+/// One answer.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Choice {
+    /// Position.
+    pub index: u32,
+    /// The assistant's message.
+    pub message: AnswerMessage,
+    /// `stop`, `length`, `tool_calls`.
+    pub finish_reason: String,
+}
+
+/// The assistant's message in an answer.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AnswerMessage {
+    /// Always `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+/// One event of a streamed answer.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ChatChunk {
+    /// The same for every chunk of a call.
+    pub id: String,
+    /// Always `chat.completion.chunk`.
+    pub object: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// The model.
+    pub model: String,
+    /// Deltas (none in the final usage-only chunk).
+    pub choices: Vec<ChunkChoice>,
+    /// Present only in the final chunk when usage was asked for (`null` otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// A delta of a streamed answer.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ChunkChoice {
+    /// Position.
+    pub index: u32,
+    /// What is new.
+    pub delta: Delta,
+    /// Set on the last delta.
+    pub finish_reason: Option<String>,
+}
+
+/// New text (and, first, the role).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct Delta {
+    /// `assistant`, in the first chunk only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The next piece of text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// `GET /v1/models` entry.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ModelEntry {
+    /// The name callers use.
+    pub id: String,
+    /// Always `model`.
+    pub object: String,
+    /// Unix seconds (0: unknown).
+    pub created: i64,
+    /// Who serves it.
+    pub owned_by: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_fields_pass_through() {
+        let body = json!({
+            "model": "m", "messages": [{"role": "user", "content": "hi", "name": "ann"}],
+            "temperature": 0.2, "tools": [{"type": "function"}]
+        });
+        let req: ChatRequest = serde_json::from_value(body).unwrap();
+        assert_eq!(req.extra["temperature"], json!(0.2));
+        assert_eq!(req.messages[0].extra["name"], json!("ann"));
+        let back = serde_json::to_value(&req).unwrap();
+        assert_eq!(back["tools"], json!([{"type": "function"}]));
+        assert_eq!(back.get("stream_options"), None);
+    }
+
+    #[test]
+    fn text_of_content_parts() {
+        let m: Message = serde_json::from_value(json!({"role": "user", "content": [
+            {"type": "text", "text": "a"}, {"type": "image_url", "image_url": {}}, {"type": "text", "text": "b"}
+        ]}))
+        .unwrap();
+        assert_eq!(m.text(), "a\nb");
+    }
+}

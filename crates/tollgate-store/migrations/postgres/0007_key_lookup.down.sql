@@ -1,0 +1,1 @@
+DROP POLICY IF EXISTS key_lookup ON api_keys;

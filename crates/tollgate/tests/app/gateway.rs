@@ -1,0 +1,371 @@
+//! The OpenAI-compatible data plane against the mock provider, on both backends.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tollgate_config::CreditRule;
+use tollgate_domain::key::{issue, KeyKind};
+use tollgate_store::keys::NewKey;
+use tollgate_store::tenants::{NewApp, NewTenant};
+use tollgate_store::{Scope, Store};
+use tollgate_testkit::{backend_tests, TestApp, TestDb};
+use uuid::Uuid;
+
+backend_tests!(
+    answers_a_chat_completion_and_records_usage,
+    streams_with_usage_last_when_asked,
+    refuses_bad_keys_models_and_bodies,
+    revoked_keys_stop_working,
+    concurrent_calls_never_overspend_credits,
+);
+
+/// A tenant, an app and a gateway key with `credits`; returns (tenant, key id, secret).
+async fn key_with(store: &Store, credits: Option<i64>) -> (Uuid, Uuid, String) {
+    let (tenant, app, key_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let issued = issue(KeyKind::Gateway, &mut rand::thread_rng());
+    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    tx.insert_tenant(&NewTenant {
+        id: tenant,
+        name: "T".into(),
+        email: format!("{tenant}@example.com"),
+    })
+    .await
+    .unwrap();
+    tx.insert_app(&NewApp {
+        id: app,
+        tenant_id: tenant,
+        name: "A".into(),
+        allowed_origins: vec![],
+    })
+    .await
+    .unwrap();
+    tx.insert_key(&NewKey {
+        id: key_id,
+        tenant_id: tenant,
+        kind: KeyKind::Gateway,
+        app_id: Some(app),
+        user_id: None,
+        team_id: None,
+        name: "test key".into(),
+        issued: &issued,
+        scopes: vec![],
+        credits,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    (tenant, key_id, issued.secret)
+}
+
+fn chat(model: &str, text: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+async fn usage_row(store: &Store, id: &str) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = store
+            .strings_raw(&format!(
+                "SELECT model || '|' || CAST(prompt_tokens AS TEXT) || '|' || CAST(completion_tokens AS TEXT) || '|' || response_status || '|' || CAST(cost_micros AS TEXT)
+                 FROM usage_logs WHERE CAST(id AS TEXT) = '{id}'"
+            ))
+            .await
+            .unwrap();
+        if let Some(row) = rows.into_iter().next() {
+            return Some(row);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn answers_a_chat_completion_and_records_usage(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (_, _, secret) = key_with(&app.store, None).await;
+    let r = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&secret)
+        .json(&chat("mock-small", "What does Tollgate do?"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let cost: i64 = r.headers()["x-tollgate-cost-micros"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["model"], "mock-small");
+    let text = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.ends_with("You said: What does Tollgate do?"), "{text}");
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    let usage = &body["usage"];
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["prompt_tokens"].as_u64().unwrap() + usage["completion_tokens"].as_u64().unwrap()
+    );
+
+    // One usage record, keyed by the request id, with metadata only.
+    let row = usage_row(&app.store, &request_id)
+        .await
+        .expect("a usage record");
+    assert_eq!(
+        row,
+        format!(
+            "mock-small|{}|{}|success|{cost}",
+            usage["prompt_tokens"], usage["completion_tokens"]
+        )
+    );
+
+    let models: Value = app
+        .client
+        .get(app.url("/v1/models"))
+        .header("x-api-key", &secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["mock-small", "mock-large"]);
+}
+
+async fn streams_with_usage_last_when_asked(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (_, _, secret) = key_with(&app.store, None).await;
+    for include_usage in [true, false] {
+        let mut body = chat("mock-large", "stream this please");
+        body["stream"] = json!(true);
+        if include_usage {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        let r = app
+            .client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(&secret)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        let text = r.text().await.unwrap();
+        let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+        assert_eq!(*events.last().unwrap(), "data: [DONE]");
+        let chunks: Vec<Value> = events[..events.len() - 1]
+            .iter()
+            .map(|e| serde_json::from_str(e.strip_prefix("data: ").unwrap()).unwrap())
+            .collect();
+        let content: String = chunks
+            .iter()
+            .filter_map(|c| {
+                c["choices"]
+                    .get(0)
+                    .and_then(|ch| ch["delta"]["content"].as_str())
+            })
+            .collect();
+        assert!(
+            content.ends_with("You said: stream this please"),
+            "{content}"
+        );
+        let with_usage: Vec<&Value> = chunks
+            .iter()
+            .filter(|c| c.get("usage").is_some_and(|u| !u.is_null()))
+            .collect();
+        if include_usage {
+            assert_eq!(with_usage.len(), 1, "usage comes once");
+            assert!(
+                std::ptr::eq(with_usage[0], chunks.last().unwrap()),
+                "and last"
+            );
+            assert_eq!(chunks.last().unwrap()["choices"], json!([]));
+        } else {
+            assert!(with_usage.is_empty(), "no usage chunk unless asked");
+        }
+    }
+}
+
+async fn refuses_bad_keys_models_and_bodies(db: TestDb) {
+    let mut settings = db.settings();
+    settings.gateway.max_body_bytes = 4096;
+    let app = TestApp::spawn_with(settings).await;
+    let (_, _, secret) = key_with(&app.store, None).await;
+    let url = app.url("/v1/chat/completions");
+    let admin_shaped = issue(KeyKind::Admin, &mut rand::thread_rng()).secret;
+    let unknown = issue(KeyKind::Gateway, &mut rand::thread_rng()).secret;
+
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
+        (
+            app.client.post(&url).json(&chat("mock-small", "hi")),
+            401,
+            "missing_api_key",
+        ),
+        (
+            app.client
+                .post(&url)
+                .bearer_auth("sk-not-ours")
+                .json(&chat("mock-small", "hi")),
+            401,
+            "invalid_api_key",
+        ),
+        (
+            app.client
+                .post(&url)
+                .bearer_auth(&unknown)
+                .json(&chat("mock-small", "hi")),
+            401,
+            "invalid_api_key",
+        ),
+        (
+            app.client
+                .post(&url)
+                .bearer_auth(&admin_shaped)
+                .json(&chat("mock-small", "hi")),
+            401,
+            "wrong_key_kind",
+        ),
+        (
+            app.client
+                .post(&url)
+                .bearer_auth(&secret)
+                .json(&chat("gpt-9", "hi")),
+            404,
+            "model_not_found",
+        ),
+        (
+            app.client
+                .post(&url)
+                .bearer_auth(&secret)
+                .header("content-type", "application/json")
+                .body("{\"model\": \"mock-small\", \"messages\": [{\"content\": \"x\"}]}"),
+            400,
+            "invalid_json",
+        ),
+        (
+            app.client
+                .post(&url)
+                .bearer_auth(&secret)
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "invalid_json",
+        ),
+        (
+            app.client
+                .post(&url)
+                .bearer_auth(&secret)
+                .json(&chat("mock-small", &"x".repeat(5000))),
+            413,
+            "request_too_large",
+        ),
+        (
+            app.client
+                .post(&url)
+                .bearer_auth(&secret)
+                .json(&chat("mock-small", "fail please [mock:status 503]")),
+            502,
+            "upstream_error",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{code}");
+        assert!(r.headers().contains_key("x-request-id"));
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        match code {
+            "model_not_found" => assert!(message.contains("mock-small, mock-large"), "{message}"),
+            "invalid_json" if message.contains("messages") => {
+                assert!(message.contains("messages[0]"), "{message}")
+            }
+            "upstream_error" => assert!(message.contains("`mock`"), "{message}"),
+            _ => {}
+        }
+    }
+}
+
+async fn revoked_keys_stop_working(db: TestDb) {
+    let mut settings = db.settings();
+    settings.gateway.key_cache_seconds = 0;
+    let app = TestApp::spawn_with(settings).await;
+    let (_, key_id, secret) = key_with(&app.store, None).await;
+    let call = || {
+        app.client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(&secret)
+            .json(&chat("mock-small", "hi"))
+            .send()
+    };
+    assert_eq!(call().await.unwrap().status(), 200);
+    app.store
+        .execute_raw(&format!(
+            "UPDATE api_keys SET is_active = false, revoked_at = '2026-11-02T10:00:00.000Z' WHERE id = '{key_id}'"
+        ))
+        .await
+        .unwrap();
+    let r = call().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "key_revoked");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2026-11-02"),
+        "{body}"
+    );
+}
+
+async fn concurrent_calls_never_overspend_credits(db: TestDb) {
+    const ALLOWED: usize = 5;
+    let mut settings = db.settings();
+    settings.gateway.credit_rule = CreditRule::Request;
+    settings.gateway.credits_per_request = 1_000;
+    let app = TestApp::spawn_with(settings).await;
+    let (_, key_id, secret) = key_with(&app.store, Some(1_000 * ALLOWED as i64)).await;
+    let calls: Vec<_> = (0..ALLOWED * 4)
+        .map(|_| {
+            let request = app
+                .client
+                .post(app.url("/v1/chat/completions"))
+                .bearer_auth(&secret)
+                .json(&chat("mock-small", "hi"));
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for call in calls {
+        statuses.push(call.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        ALLOWED,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 402).count(),
+        ALLOWED * 3,
+        "{statuses:?}"
+    );
+    let left = app
+        .store
+        .scalar_raw(&format!(
+            "SELECT credits_remaining FROM api_keys WHERE id = '{key_id}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
