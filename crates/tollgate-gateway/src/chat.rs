@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures_util::StreamExt;
 use tollgate_domain::id::RequestId;
-use tollgate_providers::openai::ChatRequest;
+use tollgate_providers::openai::{ChatRequest, Usage};
 use tollgate_providers::{mock, sse, tokens};
 
 use crate::auth::Caller;
 use crate::record::{self, Outcome};
+use crate::reservation::Reservation;
 use crate::{charge, GatewayError, GatewayState};
 
 pub(crate) async fn chat_completions(
@@ -28,6 +29,7 @@ pub(crate) async fn chat_completions(
     let started = Instant::now();
     let request_id = request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0);
     let request = parse(body, state.settings.gateway.max_body_bytes)?;
+    check(&request)?;
     let model = state.models.find(&request.model)?;
     let gateway = &state.settings.gateway;
 
@@ -36,117 +38,86 @@ pub(crate) async fn chat_completions(
         .iter()
         .map(|m| tokens::estimate(&m.text()).saturating_add(4))
         .sum();
-    let limited = grant.credits_remaining.is_some();
-    let reserved = if limited {
-        charge::reservation(
-            gateway.credit_rule,
-            gateway.credits_per_request,
-            model,
-            prompt_estimate,
-            request.output_limit(),
-        )
-    } else {
-        0
-    };
-    let mut remaining = None;
-    if limited {
-        match state
-            .store
-            .take_credits(grant.tenant_id, grant.key_id, reserved)
-            .await?
-        {
-            Some(left) => remaining = Some(left),
-            None => {
-                return Err(GatewayError::InsufficientCredits {
-                    remaining: grant.credits_remaining.unwrap_or(0).max(0),
-                    needed: reserved,
-                })
-            }
-        }
+    let needed = u64::from(prompt_estimate) + u64::from(request.output_limit().unwrap_or(1));
+    if needed > u64::from(model.context_tokens) {
+        return Err(GatewayError::ContextTooLong {
+            model: model.name.clone(),
+            limit: model.context_tokens,
+            needed,
+        });
     }
 
+    // Credits are held before the call; dropping the reservation (client gone, handler failed)
+    // gives them all back.
+    let reservation = match grant.credits_remaining {
+        None => None,
+        Some(_) => {
+            let amount = charge::reservation(
+                gateway.credit_rule,
+                gateway.credits_per_request,
+                model,
+                prompt_estimate,
+                request.output_limit(),
+            );
+            Some(Reservation::take(&state.store, grant.tenant_id, grant.key_id, amount).await?)
+        }
+    };
+
     let latency = Duration::from_millis(state.settings.providers.mock.latency_ms);
+    let outcome = |usage: Usage, cost: i64, charged: i64, error: Option<&GatewayError>| Outcome {
+        request_id,
+        grant: &grant,
+        provider: &model.provider,
+        model: &model.name,
+        prompt_length: request.prompt_length(),
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        cost_micros: cost,
+        credits_deducted: charged,
+        started,
+        error: error.map(GatewayError::code),
+        http_status: error.map_or(200, |e| e.status().as_u16()),
+        streamed: request.is_stream(),
+    };
     let answer = match mock::answer(&request, &model.upstream_model) {
         Ok(answer) => answer,
         Err(failure) => {
-            if limited {
-                state
-                    .store
-                    .return_credits(grant.tenant_id, grant.key_id, reserved)
-                    .await?;
+            if let Some((held, _)) = reservation {
+                held.settle(0).await;
             }
             let err = GatewayError::Upstream {
                 provider: model.provider.clone(),
                 status: failure.status,
             };
-            record::spawn(
-                &state.store,
-                Outcome {
-                    request_id,
-                    grant: &grant,
-                    provider: &model.provider,
-                    model: &model.name,
-                    prompt_length: request.prompt_length(),
-                    prompt_tokens: 0,
-                    completion_tokens: 0,
-                    cost_micros: 0,
-                    credits_deducted: 0,
-                    started,
-                    error: Some(err.code()),
-                    http_status: err.status().as_u16(),
-                    streamed: request.stream,
-                },
-            );
+            record::spawn(&state.store, outcome(Usage::default(), 0, 0, Some(&err)));
             return Err(err);
         }
     };
-    if !request.stream && !latency.is_zero() {
+    if !request.is_stream() && !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
 
     let usage = answer.usage;
     let cost = charge::cost(model, usage.prompt_tokens, usage.completion_tokens);
-    let charged = if limited {
-        let due = charge::charge(
-            gateway.credit_rule,
-            gateway.credits_per_request,
-            model,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-        )
-        .min(reserved);
-        if reserved > due {
-            remaining = state
-                .store
-                .return_credits(grant.tenant_id, grant.key_id, reserved - due)
-                .await?;
+    let (charged, remaining) = match reservation {
+        None => (0, None),
+        Some((held, left)) => {
+            let due = charge::charge(
+                gateway.credit_rule,
+                gateway.credits_per_request,
+                model,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+            );
+            let (kept, after) = held.settle(due).await;
+            (kept, after.or(Some(left)))
         }
-        due
-    } else {
-        0
     };
-    record::spawn(
-        &state.store,
-        Outcome {
-            request_id,
-            grant: &grant,
-            provider: &model.provider,
-            model: &model.name,
-            prompt_length: request.prompt_length(),
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            cost_micros: cost,
-            credits_deducted: charged,
-            started,
-            error: None,
-            http_status: 200,
-            streamed: request.stream,
-        },
-    );
+    record::spawn(&state.store, outcome(usage, cost, charged, None));
 
     let id = format!("chatcmpl-{}", request_id.simple());
     let created = chrono::Utc::now().timestamp();
-    let mut response = if request.stream {
+    let mut response = if request.is_stream() {
         let include_usage = request
             .stream_options
             .as_ref()
@@ -178,6 +149,29 @@ pub(crate) async fn chat_completions(
     Ok(response)
 }
 
+/// Refuses what the OpenAI API refuses although it parses.
+fn check(request: &ChatRequest) -> Result<(), GatewayError> {
+    if request.messages.is_empty() {
+        return Err(GatewayError::InvalidRequest {
+            param: "messages",
+            message: "`messages` is empty: send at least one message".to_string(),
+        });
+    }
+    if request.stream_options.is_some() && !request.is_stream() {
+        return Err(GatewayError::InvalidRequest {
+            param: "stream_options",
+            message: "`stream_options` is only allowed with `stream: true`".to_string(),
+        });
+    }
+    if request.output_limit() == Some(0) {
+        return Err(GatewayError::InvalidRequest {
+            param: "max_tokens",
+            message: "the output limit must be at least 1 token".to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Reads the body as a chat request; a bad one is refused with the field at fault.
 fn parse(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<ChatRequest, GatewayError> {
     let body = body.map_err(|rejection| {
@@ -194,8 +188,12 @@ fn parse(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<ChatReques
     serde_path_to_error::deserialize(&mut json).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        if path == "." {
-            GatewayError::InvalidJson(format!("the body is not a valid chat request: {inner}"))
+        if inner.is_syntax() || inner.is_eof() {
+            GatewayError::InvalidJson(format!("the body is not valid JSON: {inner}"))
+        } else if path == "." {
+            GatewayError::InvalidJson(format!(
+                "the body must be a JSON object with `model` and `messages`: {inner}"
+            ))
         } else {
             GatewayError::InvalidJson(format!("invalid field `{path}`: {inner}"))
         }

@@ -44,6 +44,40 @@ pub enum GatewayError {
     /// The body is not the JSON the endpoint takes.
     #[error("{0}")]
     InvalidJson(String),
+    /// The body is JSON of the right shape but asks for something impossible.
+    #[error("{message}")]
+    InvalidRequest {
+        /// The field at fault.
+        param: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// Prompt and output limit do not fit the model's context.
+    #[error("this call needs about {needed} tokens but `{model}` takes at most {limit}; shorten the messages or lower max_tokens")]
+    ContextTooLong {
+        /// The model.
+        model: String,
+        /// Its context window.
+        limit: u32,
+        /// Estimated prompt plus output limit.
+        needed: u64,
+    },
+    /// No such endpoint under `/v1`.
+    #[error("there is no endpoint {method} {path}; Tollgate serves POST /v1/chat/completions and GET /v1/models")]
+    UnknownRoute {
+        /// The method used.
+        method: String,
+        /// The path asked for.
+        path: String,
+    },
+    /// The endpoint exists with another method.
+    #[error("{path} does not take {method}; see the API reference for the method it takes")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The path.
+        path: String,
+    },
     /// The body is over `gateway.max_body_bytes`.
     #[error("the request body is larger than {limit} bytes; send less, or ask the operator to raise gateway.max_body_bytes")]
     TooLarge {
@@ -83,52 +117,43 @@ impl GatewayError {
     /// HTTP status, OpenAI error type and stable code.
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use GatewayError as E;
+        const INVALID: &str = "invalid_request_error";
         match self {
-            E::MissingKey => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                "missing_api_key",
-            ),
-            E::InvalidKey => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                "invalid_api_key",
-            ),
-            E::WrongKeyKind => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                "wrong_key_kind",
-            ),
-            E::Revoked { .. } => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                "key_revoked",
-            ),
-            E::Expired { .. } => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_request_error",
-                "key_expired",
-            ),
+            E::MissingKey => (StatusCode::UNAUTHORIZED, INVALID, "missing_api_key"),
+            E::InvalidKey => (StatusCode::UNAUTHORIZED, INVALID, "invalid_api_key"),
+            E::WrongKeyKind => (StatusCode::UNAUTHORIZED, INVALID, "wrong_key_kind"),
+            E::Revoked { .. } => (StatusCode::UNAUTHORIZED, INVALID, "key_revoked"),
+            E::Expired { .. } => (StatusCode::UNAUTHORIZED, INVALID, "key_expired"),
             E::Inactive { .. } => (StatusCode::FORBIDDEN, "permission_error", "key_inactive"),
-            E::InvalidJson(_) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                "invalid_json",
+            E::InvalidJson(_) => (StatusCode::BAD_REQUEST, INVALID, "invalid_json"),
+            E::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, INVALID, "invalid_request"),
+            E::ContextTooLong { .. } => {
+                (StatusCode::BAD_REQUEST, INVALID, "context_length_exceeded")
+            }
+            E::UnknownRoute { .. } => (StatusCode::NOT_FOUND, INVALID, "unknown_url"),
+            E::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                INVALID,
+                "method_not_allowed",
             ),
-            E::TooLarge { .. } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request_error",
-                "request_too_large",
-            ),
-            E::UnknownModel { .. } => (
-                StatusCode::NOT_FOUND,
-                "invalid_request_error",
-                "model_not_found",
-            ),
+            E::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, INVALID, "request_too_large"),
+            E::UnknownModel { .. } => (StatusCode::NOT_FOUND, INVALID, "model_not_found"),
             E::InsufficientCredits { .. } => (
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_quota",
                 "insufficient_credits",
+            ),
+            // A provider's 4xx says the request cannot succeed as sent: pass it on (429 stays a
+            // rate limit that SDKs retry); a 5xx becomes 502.
+            E::Upstream { status: 429, .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "upstream_rate_limited",
+            ),
+            E::Upstream { status, .. } if (400..500).contains(status) => (
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+                INVALID,
+                "upstream_rejected",
             ),
             E::Upstream { .. } => (StatusCode::BAD_GATEWAY, "api_error", "upstream_error"),
             E::Internal(_) => (
@@ -169,6 +194,8 @@ impl IntoResponse for GatewayError {
         };
         let param = match &self {
             GatewayError::UnknownModel { .. } => Some("model"),
+            GatewayError::InvalidRequest { param, .. } => Some(*param),
+            GatewayError::ContextTooLong { .. } => Some("messages"),
             _ => None,
         };
         let body =

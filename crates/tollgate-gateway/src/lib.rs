@@ -8,11 +8,13 @@ mod chat;
 mod error;
 mod models;
 mod record;
+mod reservation;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::http::{Method, Uri};
+use axum::routing::{any, get, post};
 use axum::Router;
 use tollgate_config::Settings;
 use tollgate_store::Store;
@@ -48,6 +50,23 @@ pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/models", get(models::list))
+        .route("/v1/models/{model}", get(models::retrieve))
+        .route("/v1/{*rest}", any(unknown_route))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+}
+
+async fn unknown_route(method: Method, uri: Uri) -> GatewayError {
+    GatewayError::UnknownRoute {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    }
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> GatewayError {
+    GatewayError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    }
 }

@@ -1,6 +1,6 @@
 //! The model table from the settings, and `GET /v1/models`.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
 use tollgate_config::ModelSettings;
@@ -36,18 +36,26 @@ impl ModelTable {
     }
 }
 
+/// `GET /v1/models/{model}`: one model.
+pub(crate) async fn retrieve(
+    State(state): State<GatewayState>,
+    _caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<ModelEntry>, GatewayError> {
+    state.models.find(&name).map(|m| Json(entry(m)))
+}
+
+fn entry(m: &ModelSettings) -> ModelEntry {
+    ModelEntry {
+        id: m.name.clone(),
+        object: "model".to_string(),
+        created: 0,
+        owned_by: m.provider.clone(),
+    }
+}
+
 /// `GET /v1/models`: the models this key may use.
 pub(crate) async fn list(State(state): State<GatewayState>, _caller: Caller) -> Json<Value> {
-    let data: Vec<ModelEntry> = state
-        .models
-        .models
-        .iter()
-        .map(|m| ModelEntry {
-            id: m.name.clone(),
-            object: "model".to_string(),
-            created: 0,
-            owned_by: m.provider.clone(),
-        })
-        .collect();
+    let data: Vec<ModelEntry> = state.models.models.iter().map(entry).collect();
     Json(json!({ "object": "list", "data": data }))
 }

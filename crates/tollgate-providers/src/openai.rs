@@ -12,9 +12,9 @@ pub struct ChatRequest {
     pub model: String,
     /// The conversation.
     pub messages: Vec<Message>,
-    /// Stream the answer as server-sent events.
-    #[serde(default)]
-    pub stream: bool,
+    /// Stream the answer as server-sent events (`null` counts as false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
     /// Stream options (`include_usage`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_options: Option<StreamOptions>,
@@ -66,6 +66,11 @@ impl Message {
 }
 
 impl ChatRequest {
+    /// Whether the answer is to be streamed.
+    pub fn is_stream(&self) -> bool {
+        self.stream.unwrap_or(false)
+    }
+
     /// The output limit the caller set, under either name.
     pub fn output_limit(&self) -> Option<u32> {
         self.max_completion_tokens.or(self.max_tokens)

@@ -169,16 +169,16 @@ impl Store {
     }
 
     /// Takes `amount` credits from a key if it has that many, atomically: concurrent calls can
-    /// never take it below zero. Returns what is left, or `None` when there are too few.
-    /// A key without credits (unlimited) always succeeds with `Some(i64::MAX)`.
+    /// never take it below zero. `Ok` holds what is left (`i64::MAX` for an unlimited key);
+    /// `Err` holds the balance that was too small.
     pub async fn take_credits(
         &self,
         tenant_id: Uuid,
         key_id: Uuid,
         amount: i64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Result<i64, i64>, StoreError> {
         let mut tx = self.begin_in(Scope::Tenant(tenant_id)).await?;
-        let row: Option<Option<i64>> = on_tx!(&mut tx, conn => sqlx::query_scalar(
+        let taken: Option<Option<i64>> = on_tx!(&mut tx, conn => sqlx::query_scalar(
             "UPDATE api_keys SET credits_remaining = credits_remaining - $3
              WHERE id = $1 AND tenant_id = $2
                AND (credits_remaining IS NULL OR credits_remaining >= $3)
@@ -189,8 +189,20 @@ impl Store {
         .bind(amount)
         .fetch_optional(&mut *conn)
         .await)?;
+        let outcome = match taken {
+            Some(left) => Ok(left.unwrap_or(i64::MAX)),
+            None => {
+                let balance: Option<Option<i64>> = on_tx!(&mut tx, conn => sqlx::query_scalar(
+                    "SELECT credits_remaining FROM api_keys WHERE id = $1",
+                )
+                .bind(DbId(key_id))
+                .fetch_optional(&mut *conn)
+                .await)?;
+                Err(balance.flatten().unwrap_or(0))
+            }
+        };
         tx.commit().await?;
-        Ok(row.map(|left| left.unwrap_or(i64::MAX)))
+        Ok(outcome)
     }
 
     /// Gives `amount` credits back (the unused part of a reservation); returns the new balance.
@@ -212,6 +224,131 @@ impl Store {
         .fetch_optional(&mut *conn)
         .await)?;
         tx.commit().await?;
+        Ok(left.flatten())
+    }
+}
+
+/// A key as listed for operators: never the secret, only its prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySummary {
+    /// Row id.
+    pub id: Uuid,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// App (gateway keys).
+    pub app_id: Option<Uuid>,
+    /// Name.
+    pub name: String,
+    /// The first characters of the secret.
+    pub prefix: String,
+    /// `gateway` or `admin`.
+    pub kind: String,
+    /// Credits left in micro-units; `None` is unlimited.
+    pub credits_remaining: Option<i64>,
+    /// `active`, `revoked` or `inactive`.
+    pub status: String,
+    /// Last use, when known.
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+type SummaryRow = (
+    DbId,
+    DbId,
+    Option<DbId>,
+    String,
+    String,
+    String,
+    Option<i64>,
+    bool,
+    Option<DbTime>,
+    Option<DbTime>,
+);
+
+impl Store {
+    /// Keys of one tenant (or of every tenant), newest first.
+    pub async fn list_keys(&self, tenant_id: Option<Uuid>) -> Result<Vec<KeySummary>, StoreError> {
+        let sql = "SELECT id, tenant_id, app_id, name, key_prefix, kind, credits_remaining, is_active,
+                          revoked_at, last_used_at
+                   FROM api_keys WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY created_at DESC, name";
+        let scope = match tenant_id {
+            Some(t) => Scope::Tenant(t),
+            None => Scope::System("list keys"),
+        };
+        let mut tx = self.begin_read_in(scope).await?;
+        let rows: Vec<SummaryRow> = on_tx!(&mut tx, conn => sqlx::query_as(sql)
+            .bind(tenant_id.map(DbId))
+            .fetch_all(&mut *conn)
+            .await)?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, tenant, app, name, prefix, kind, credits, active, revoked, used)| {
+                    KeySummary {
+                        id: id.0,
+                        tenant_id: tenant.0,
+                        app_id: app.map(|a| a.0),
+                        name,
+                        prefix,
+                        kind,
+                        credits_remaining: credits,
+                        status: match (revoked, active) {
+                            (Some(_), _) => "revoked",
+                            (None, true) => "active",
+                            (None, false) => "inactive",
+                        }
+                        .to_string(),
+                        last_used_at: used.map(|t| t.0),
+                    }
+                },
+            )
+            .collect())
+    }
+}
+
+impl Tx {
+    /// The tenant a key belongs to, if the key exists (in this transaction's scope).
+    pub async fn key_tenant(&mut self, key_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let tenant: Option<DbId> = on_tx!(self, conn => sqlx::query_scalar(
+            "SELECT tenant_id FROM api_keys WHERE id = $1",
+        )
+        .bind(DbId(key_id))
+        .fetch_optional(&mut *conn)
+        .await)?;
+        Ok(tenant.map(|t| t.0))
+    }
+
+    /// Revokes a key now; returns false when it was revoked already.
+    pub async fn revoke_key(&mut self, key_id: Uuid, reason: &str) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "UPDATE api_keys SET is_active = false, revoked_at = $2, revoke_reason = $3
+             WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(DbId(key_id))
+        .bind(DbTime::now())
+        .bind(reason)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Adds credits to a key that has a balance; returns the new balance, or `None` when the
+    /// key is unlimited (a balance cannot be added to "unlimited").
+    pub async fn top_up_key(
+        &mut self,
+        key_id: Uuid,
+        amount: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let left: Option<Option<i64>> = on_tx!(self, conn => sqlx::query_scalar(
+            "UPDATE api_keys SET credits_remaining = credits_remaining + $2
+             WHERE id = $1 AND credits_remaining IS NOT NULL
+             RETURNING credits_remaining",
+        )
+        .bind(DbId(key_id))
+        .bind(amount)
+        .fetch_optional(&mut *conn)
+        .await)?;
         Ok(left.flatten())
     }
 }

@@ -138,3 +138,16 @@ impl Tx {
         Ok(n > 0)
     }
 }
+
+impl Tx {
+    /// The tenant an app belongs to, if the app exists (in this transaction's scope).
+    pub async fn app_tenant(&mut self, app_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let tenant: Option<DbId> = on_tx!(self, conn => sqlx::query_scalar(
+            "SELECT tenant_id FROM apps WHERE id = $1",
+        )
+        .bind(DbId(app_id))
+        .fetch_optional(&mut *conn)
+        .await)?;
+        Ok(tenant.map(|t| t.0))
+    }
+}

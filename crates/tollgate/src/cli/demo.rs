@@ -45,12 +45,17 @@ pub(super) async fn run(args: SeedArgs, settings: Settings) -> anyhow::Result<Ex
         budget_period: args.budget_period,
     };
     let report = store.seed_demo(&options).await?;
-    print_report(&report, &settings);
+    print_report(&report, &settings, &settings.server.external_url);
     Ok(ExitCode::SUCCESS)
 }
 
-/// Seeds the demo data into an empty database (for `serve --demo`); prints what it made.
-pub(super) async fn seed_if_empty(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+/// Seeds the demo data into an empty database (for `serve --demo`); prints what it made, with
+/// commands that call `base_url`.
+pub(super) async fn seed_if_empty(
+    store: &Store,
+    settings: &Settings,
+    base_url: &str,
+) -> anyhow::Result<()> {
     let tables = store.check().await?.tables;
     let tenants = tables
         .iter()
@@ -62,11 +67,11 @@ pub(super) async fn seed_if_empty(store: &Store, settings: &Settings) -> anyhow:
         return Ok(());
     }
     let report = store.seed_demo(&DemoOptions::default()).await?;
-    print_report(&report, settings);
+    print_report(&report, settings, base_url);
     Ok(())
 }
 
-fn print_report(report: &DemoReport, settings: &Settings) {
+fn print_report(report: &DemoReport, settings: &Settings, base_url: &str) {
     if !report.changed_anything() {
         say!("demo data already present: nothing changed");
         return;
@@ -82,7 +87,7 @@ fn print_report(report: &DemoReport, settings: &Settings) {
         );
     }
     say!("  usage rows: {}", report.usage_rows);
-    let base = settings.server.external_url.trim_end_matches('/');
+    let base = base_url.trim_end_matches('/');
     let key = report
         .keys
         .first()

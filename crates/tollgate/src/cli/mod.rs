@@ -21,6 +21,7 @@ macro_rules! say_raw {
 mod db;
 mod demo;
 mod erase;
+mod keys;
 mod migrate;
 mod serve;
 
@@ -71,6 +72,15 @@ enum Command {
     /// built-in row. Exits non-zero and lists what is missing.
     #[command(subcommand)]
     Schema(db::SchemaCommand),
+    /// Create tenants (until the admin API exists).
+    #[command(subcommand)]
+    Tenants(keys::TenantsCommand),
+    /// Create apps of a tenant (until the admin API exists).
+    #[command(subcommand)]
+    Apps(keys::AppsCommand),
+    /// Create, list, revoke and top up gateway keys (until the admin API exists).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Permanently erase a tenant or app with all its data, usage and audit rows included
     /// (data-protection requests). Retiring is `is_active = false`; this is for erasure only.
     #[command(subcommand)]
@@ -137,6 +147,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Db(cmd) => db::run_db(cmd, settings).await,
         Command::Schema(cmd) => db::run_schema(cmd, settings).await,
         Command::Erase(cmd) => erase::run(cmd, settings).await,
+        Command::Tenants(cmd) => keys::run_tenants(cmd, settings).await,
+        Command::Apps(cmd) => keys::run_apps(cmd, settings).await,
+        Command::Keys(cmd) => keys::run_keys(cmd, settings).await,
     }
 }
 

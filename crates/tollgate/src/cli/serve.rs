@@ -16,7 +16,15 @@ pub(super) struct ServeArgs {
 pub(super) async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<ExitCode> {
     let app = Application::build(settings.clone()).await?;
     if args.demo {
-        super::demo::seed_if_empty(app.store(), &settings).await?;
+        // Unless clients are told another address, the demo's commands call the bound one.
+        let base = if settings.server.external_url
+            == tollgate_config::ServerSettings::default().external_url
+        {
+            format!("{}://{}", app.scheme(), app.local_addr())
+        } else {
+            settings.server.external_url.clone()
+        };
+        super::demo::seed_if_empty(app.store(), &settings, &base).await?;
     }
     tracing::info!(
         addr = %app.local_addr(),

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 use tollgate_testkit::{backend_tests, TestDb};
 
 backend_tests!(
+    tenants_apps_and_keys_from_the_command_line,
     migrate_status_up_and_verify,
     verify_fails_and_names_what_is_missing,
     seed_demo_twice_changes_nothing,
@@ -157,5 +158,98 @@ fn config_show_masks_secrets_and_bad_values_name_the_key() {
     assert!(
         err.contains("server.bind") && err.contains("TOLLGATE_SERVER__BIND"),
         "{err}"
+    );
+}
+
+async fn tenants_apps_and_keys_from_the_command_line(db: TestDb) {
+    let store = db.migrated().await;
+    let line = |o: &Output| {
+        stdout(o)
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let tenant = line(&tollgate(
+        &db,
+        &[
+            "tenants",
+            "create",
+            "--name",
+            "Acme",
+            "--email",
+            "ops@acme.example",
+        ],
+    ));
+    let app = line(&tollgate(
+        &db,
+        &[
+            "apps",
+            "create",
+            "--tenant",
+            &tenant,
+            "--name",
+            "Contracts",
+            "--origin",
+            "https://acme.example",
+        ],
+    ));
+    let created = tollgate(
+        &db,
+        &[
+            "keys",
+            "create",
+            "--app",
+            &app,
+            "--name",
+            "ci",
+            "--credits",
+            "2.50",
+        ],
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let secret = line(&created);
+    assert!(secret.starts_with("tg_gw_"), "{}", stdout(&created));
+    let key_id = stdout(&created)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+
+    let listed = stdout(&tollgate(&db, &["keys", "list", "--tenant", &tenant]));
+    assert!(
+        listed.contains(&secret[..14]) && listed.contains("2.50") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "the secret is never listed");
+
+    let topped = tollgate(&db, &["keys", "top-up", &key_id, "--credits", "1"]);
+    assert!(stdout(&topped).contains("3.50"), "{}", stdout(&topped));
+    let revoked = tollgate(&db, &["keys", "revoke", &key_id, "--reason", "rotated"]);
+    assert!(revoked.status.success(), "{}", stdout(&revoked));
+    assert!(stdout(&tollgate(&db, &["keys", "list"])).contains("revoked"));
+    let missing = tollgate(&db, &["keys", "revoke", &uuid::Uuid::new_v4().to_string()]);
+    assert_eq!(missing.status.code(), Some(2));
+
+    let actions = store
+        .strings_raw(&format!(
+            "SELECT action FROM audit_log WHERE CAST(tenant_id AS TEXT) = '{tenant}' ORDER BY seq"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        actions,
+        vec![
+            "tenant.create",
+            "app.create",
+            "key.create",
+            "key.top_up",
+            "key.revoke"
+        ]
     );
 }

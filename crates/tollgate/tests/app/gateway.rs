@@ -17,6 +17,8 @@ backend_tests!(
     refuses_bad_keys_models_and_bodies,
     revoked_keys_stop_working,
     concurrent_calls_never_overspend_credits,
+    refuses_impossible_requests_in_the_openai_shape,
+    a_client_that_goes_away_gets_its_credits_back,
 );
 
 /// A tenant, an app and a gateway key with `credits`; returns (tenant, key id, secret).
@@ -368,4 +370,69 @@ async fn concurrent_calls_never_overspend_credits(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(left, 0);
+}
+
+async fn refuses_impossible_requests_in_the_openai_shape(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (_, _, secret) = key_with(&app.store, None).await;
+    let url = app.url("/v1/chat/completions");
+    let long = "word ".repeat(20_000);
+    let cases: Vec<(reqwest::RequestBuilder, u16, &str, Option<&str>)> = vec![
+        (app.client.get(&url).bearer_auth(&secret), 405, "method_not_allowed", None),
+        (app.client.post(app.url("/v1/completions")).bearer_auth(&secret), 404, "unknown_url", None),
+        (app.client.post(&url).bearer_auth(&secret).json(&json!({"model": "mock-small", "messages": []})), 400, "invalid_request", Some("messages")),
+        (app.client.post(&url).bearer_auth(&secret).json(&json!({"model": "mock-small", "messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": true}})), 400, "invalid_request", Some("stream_options")),
+        (app.client.post(&url).bearer_auth(&secret).json(&json!({"model": "mock-small", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0})), 400, "invalid_request", Some("max_tokens")),
+        (app.client.post(&url).bearer_auth(&secret).json(&chat("mock-small", &long)), 400, "context_length_exceeded", Some("messages")),
+        (app.client.get(app.url("/v1/models/nope")).bearer_auth(&secret), 404, "model_not_found", Some("model")),
+    ];
+    for (request, status, code, param) in cases {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{code}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert_eq!(body["error"]["param"].as_str(), param, "{body}");
+    }
+    // `stream: null` is not streaming, and one model can be fetched by name.
+    let r = app.client.post(&url).bearer_auth(&secret).json(&json!({"model": "mock-small", "stream": null, "messages": [{"role": "user", "content": "x"}]})).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let model: Value = app
+        .client
+        .get(app.url("/v1/models/mock-large"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(model["id"], "mock-large");
+}
+
+async fn a_client_that_goes_away_gets_its_credits_back(db: TestDb) {
+    let mut settings = db.settings();
+    settings.providers.mock.latency_ms = 2_000;
+    let app = TestApp::spawn_with(settings).await;
+    let (_, key_id, secret) = key_with(&app.store, Some(50_000_000)).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gone = impatient
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&secret)
+        .json(&chat("mock-small", "take your time"))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client gave up first");
+    let sql = format!("SELECT credits_remaining FROM api_keys WHERE id = '{key_id}'");
+    let balance = || app.store.scalar_raw(&sql);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while balance().await.unwrap() != 50_000_000 {
+        assert!(
+            Instant::now() < deadline,
+            "the reservation was not given back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -1,0 +1,284 @@
+//! `tollgate tenants|apps|keys ...`: the operator's way to create tenants, apps and keys until
+//! the admin API exists. Every change is recorded in the tenant's audit log.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use tollgate_config::Settings;
+use tollgate_domain::audit::ActorType;
+use tollgate_domain::key::{issue, KeyKind};
+use tollgate_domain::money::Micros;
+use tollgate_store::audit::NewAuditEntry;
+use tollgate_store::keys::NewKey;
+use tollgate_store::tenants::{NewApp, NewTenant};
+use tollgate_store::{Scope, Tx};
+use uuid::Uuid;
+
+use super::open_store;
+
+#[derive(Debug, Subcommand)]
+pub(super) enum TenantsCommand {
+    /// Create a tenant and print its id.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Contact address (unique).
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum AppsCommand {
+    /// Create an app of a tenant and print its id.
+    Create {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: Uuid,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// A browser origin allowed to call with the app's keys (repeatable).
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum KeysCommand {
+    /// Create a gateway key for an app and print it once (only its hash is stored).
+    Create(CreateKey),
+    /// List keys (prefix, name, credits, status), never the secrets.
+    List {
+        /// Only this tenant's keys.
+        #[arg(long)]
+        tenant: Option<Uuid>,
+    },
+    /// Revoke a key: it stops working within gateway.key_cache_seconds on every replica.
+    Revoke {
+        /// The key's id (from `keys list`).
+        id: Uuid,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "revoked by the operator")]
+        reason: String,
+    },
+    /// Add credits to a key that has a balance.
+    TopUp {
+        /// The key's id.
+        id: Uuid,
+        /// Amount in units of the currency, e.g. 25 or 12.50.
+        #[arg(long, value_parser = parse_amount)]
+        credits: Micros,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CreateKey {
+    /// The app the key calls for.
+    #[arg(long)]
+    app: Uuid,
+    /// Display name.
+    #[arg(long, default_value = "key")]
+    name: String,
+    /// Starting credits in units of the currency (e.g. 100 or 12.50); without it the key is
+    /// unlimited (budgets and policies still apply).
+    #[arg(long, value_parser = parse_amount)]
+    credits: Option<Micros>,
+    /// The team whose budget and policies apply.
+    #[arg(long)]
+    team: Option<Uuid>,
+}
+
+fn parse_amount(s: &str) -> Result<Micros, String> {
+    let amount = Micros::parse(s).map_err(|e| e.to_string())?;
+    if amount.0 < 0 {
+        return Err("credits cannot be negative".to_string());
+    }
+    Ok(amount)
+}
+
+/// Records an operator action in the tenant's log.
+async fn audit(
+    tx: &mut Tx,
+    tenant: Uuid,
+    action: &str,
+    kind: &str,
+    id: Uuid,
+    details: serde_json::Value,
+) -> anyhow::Result<()> {
+    tx.append_audit(NewAuditEntry {
+        tenant_id: Some(tenant),
+        actor_type: ActorType::System,
+        actor_id: None,
+        action: action.to_string(),
+        resource_type: kind.to_string(),
+        resource_id: Some(id.to_string()),
+        details,
+    })
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn run_tenants(
+    cmd: TenantsCommand,
+    settings: Settings,
+) -> anyhow::Result<ExitCode> {
+    let TenantsCommand::Create { name, email } = cmd;
+    let store = open_store(&settings).await?;
+    let id = Uuid::new_v4();
+    let mut tx = store.begin_in(Scope::System("cli tenants create")).await?;
+    tx.insert_tenant(&NewTenant { id, name, email }).await?;
+    audit(&mut tx, id, "tenant.create", "tenant", id, json!({})).await?;
+    tx.commit().await?;
+    say!("{id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn run_apps(cmd: AppsCommand, settings: Settings) -> anyhow::Result<ExitCode> {
+    let AppsCommand::Create {
+        tenant,
+        name,
+        origins,
+    } = cmd;
+    let store = open_store(&settings).await?;
+    let id = Uuid::new_v4();
+    let mut tx = store.begin_in(Scope::Tenant(tenant)).await?;
+    tx.insert_app(&NewApp {
+        id,
+        tenant_id: tenant,
+        name,
+        allowed_origins: origins.clone(),
+    })
+    .await?;
+    audit(
+        &mut tx,
+        tenant,
+        "app.create",
+        "app",
+        id,
+        json!({ "allowed_origins": origins }),
+    )
+    .await?;
+    tx.commit().await?;
+    say!("{id}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Result<ExitCode> {
+    let store = open_store(&settings).await?;
+    match cmd {
+        KeysCommand::Create(args) => {
+            let mut tx = store.begin_in(Scope::System("cli keys create")).await?;
+            let Some(tenant) = tx.app_tenant(args.app).await? else {
+                say!(
+                    "there is no app {}; `tollgate apps create` makes one",
+                    args.app
+                );
+                return Ok(ExitCode::from(2));
+            };
+            let issued = issue(KeyKind::Gateway, &mut rand::thread_rng());
+            let id = Uuid::new_v4();
+            tx.insert_key(&NewKey {
+                id,
+                tenant_id: tenant,
+                kind: KeyKind::Gateway,
+                app_id: Some(args.app),
+                user_id: None,
+                team_id: args.team,
+                name: args.name.clone(),
+                issued: &issued,
+                scopes: Vec::new(),
+                credits: args.credits.map(|c| c.0),
+            })
+            .await?;
+            let credits = args.credits.map(|c| c.to_string());
+            audit(
+                &mut tx,
+                tenant,
+                "key.create",
+                "api_key",
+                id,
+                json!({ "name": args.name, "prefix": issued.prefix, "credits": credits }),
+            )
+            .await?;
+            tx.commit().await?;
+            say!(
+                "key {id} created; the secret is shown once:\n{}",
+                issued.secret
+            );
+        }
+        KeysCommand::List { tenant } => {
+            say!(
+                "{:<36}  {:<16}  {:<20}  {:>16}  {:<8}",
+                "id",
+                "prefix",
+                "name",
+                "credits",
+                "status"
+            );
+            for k in store.list_keys(tenant).await? {
+                let credits = k
+                    .credits_remaining
+                    .map_or_else(|| "unlimited".to_string(), |c| Micros(c).to_string());
+                say!(
+                    "{:<36}  {:<16}  {:<20}  {:>16}  {:<8}",
+                    k.id,
+                    k.prefix,
+                    k.name,
+                    credits,
+                    k.status
+                );
+            }
+        }
+        KeysCommand::Revoke { id, reason } => {
+            let mut tx = store.begin_in(Scope::System("cli keys revoke")).await?;
+            let Some(tenant) = tx.key_tenant(id).await? else {
+                say!("there is no key {id}; `tollgate keys list` shows them");
+                return Ok(ExitCode::from(2));
+            };
+            if !tx.revoke_key(id, &reason).await? {
+                say!("key {id} was revoked already");
+                return Ok(ExitCode::SUCCESS);
+            }
+            audit(
+                &mut tx,
+                tenant,
+                "key.revoke",
+                "api_key",
+                id,
+                json!({ "reason": reason }),
+            )
+            .await?;
+            tx.commit().await?;
+            say!(
+                "key {id} revoked; it stops working within {} s on every replica",
+                settings.gateway.key_cache_seconds
+            );
+        }
+        KeysCommand::TopUp { id, credits } => {
+            let mut tx = store.begin_in(Scope::System("cli keys top-up")).await?;
+            let Some(tenant) = tx.key_tenant(id).await? else {
+                say!("there is no key {id}; `tollgate keys list` shows them");
+                return Ok(ExitCode::from(2));
+            };
+            let Some(balance) = tx.top_up_key(id, credits.0).await? else {
+                say!("key {id} is unlimited; it has no balance to top up");
+                return Ok(ExitCode::from(2));
+            };
+            audit(
+                &mut tx,
+                tenant,
+                "key.top_up",
+                "api_key",
+                id,
+                json!({ "amount": credits.to_string() }),
+            )
+            .await?;
+            tx.commit().await?;
+            say!("key {id} now has {} credits", Micros(balance));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
