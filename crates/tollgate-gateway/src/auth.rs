@@ -75,7 +75,15 @@ impl FromRequestParts<GatewayState> for Caller {
             .grant(&state.store, &hash)
             .await?
             .ok_or(GatewayError::InvalidKey)?;
-        usable(grant).map(Caller)
+        let grant = usable(grant)?;
+        if let Some(origin) = parts.headers.get("origin").and_then(|v| v.to_str().ok()) {
+            if !crate::cors::allowed(origin, &grant.allowed_origins) {
+                return Err(GatewayError::OriginNotAllowed {
+                    origin: origin.to_string(),
+                });
+            }
+        }
+        Ok(Caller(grant))
     }
 }
 

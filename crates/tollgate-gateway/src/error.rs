@@ -44,6 +44,14 @@ pub enum GatewayError {
     /// The body is not the JSON the endpoint takes.
     #[error("{0}")]
     InvalidJson(String),
+    /// A browser page on an origin the key's app does not allow.
+    #[error(
+        "the origin {origin} is not allowed to use this key; add it to the app's allowed_origins"
+    )]
+    OriginNotAllowed {
+        /// The page's origin.
+        origin: String,
+    },
     /// The body is JSON of the right shape but asks for something impossible.
     #[error("{message}")]
     InvalidRequest {
@@ -125,6 +133,11 @@ impl GatewayError {
             E::Revoked { .. } => (StatusCode::UNAUTHORIZED, INVALID, "key_revoked"),
             E::Expired { .. } => (StatusCode::UNAUTHORIZED, INVALID, "key_expired"),
             E::Inactive { .. } => (StatusCode::FORBIDDEN, "permission_error", "key_inactive"),
+            E::OriginNotAllowed { .. } => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                "origin_not_allowed",
+            ),
             E::InvalidJson(_) => (StatusCode::BAD_REQUEST, INVALID, "invalid_json"),
             E::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, INVALID, "invalid_request"),
             E::ContextTooLong { .. } => {

@@ -5,6 +5,7 @@
 mod auth;
 mod charge;
 mod chat;
+mod cors;
 mod error;
 mod models;
 mod record;
@@ -54,6 +55,7 @@ pub fn router(state: GatewayState) -> Router {
         .route("/v1/{*rest}", any(unknown_route))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(cors::cors))
         .with_state(state)
 }
 

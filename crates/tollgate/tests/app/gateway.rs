@@ -19,6 +19,7 @@ backend_tests!(
     concurrent_calls_never_overspend_credits,
     refuses_impossible_requests_in_the_openai_shape,
     a_client_that_goes_away_gets_its_credits_back,
+    browsers_only_from_the_apps_allowed_origins,
 );
 
 /// A tenant, an app and a gateway key with `credits`; returns (tenant, key id, secret).
@@ -37,7 +38,7 @@ async fn key_with(store: &Store, credits: Option<i64>) -> (Uuid, Uuid, String) {
         id: app,
         tenant_id: tenant,
         name: "A".into(),
-        allowed_origins: vec![],
+        allowed_origins: vec!["https://app.example.com".into()],
     })
     .await
     .unwrap();
@@ -435,4 +436,64 @@ async fn a_client_that_goes_away_gets_its_credits_back(db: TestDb) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn browsers_only_from_the_apps_allowed_origins(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (_, _, secret) = key_with(&app.store, None).await;
+    let url = app.url("/v1/chat/completions");
+
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    assert!(preflight.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+
+    let allowed = app
+        .client
+        .post(&url)
+        .bearer_auth(&secret)
+        .header("origin", "https://app.example.com")
+        .json(&chat("mock-small", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+
+    let refused = app
+        .client
+        .post(&url)
+        .bearer_auth(&secret)
+        .header("origin", "https://evil.example.com")
+        .json(&chat("mock-small", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "origin_not_allowed");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("https://evil.example.com"));
 }
