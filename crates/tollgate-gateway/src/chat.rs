@@ -16,7 +16,7 @@ use tollgate_providers::openai::{ChatRequest, Usage};
 use tollgate_providers::{mock, sse, tokens};
 
 use crate::auth::Caller;
-use crate::record::{self, Outcome};
+use crate::record::Outcome;
 use crate::reservation::Reservation;
 use crate::{charge, GatewayError, GatewayState};
 
@@ -89,7 +89,10 @@ pub(crate) async fn chat_completions(
                 provider: model.provider.clone(),
                 status: failure.status,
             };
-            record::spawn(&state.store, outcome(Usage::default(), 0, 0, Some(&err)));
+            state
+                .usage
+                .record(outcome(Usage::default(), 0, 0, Some(&err)))
+                .await;
             return Err(err);
         }
     };
@@ -113,7 +116,10 @@ pub(crate) async fn chat_completions(
             (kept, after.or(Some(left)))
         }
     };
-    record::spawn(&state.store, outcome(usage, cost, charged, None));
+    state
+        .usage
+        .record(outcome(usage, cost, charged, None))
+        .await;
 
     let id = format!("chatcmpl-{}", request_id.simple());
     let created = chrono::Utc::now().timestamp();

@@ -21,6 +21,7 @@ use tollgate_config::Settings;
 use tollgate_store::Store;
 
 pub use error::GatewayError;
+pub use record::{UsageSink, UsageWriter};
 
 /// What every data-plane handler shares.
 #[derive(Clone)]
@@ -29,11 +30,12 @@ pub struct GatewayState {
     models: Arc<models::ModelTable>,
     keys: Arc<auth::KeyCache>,
     settings: Arc<Settings>,
+    usage: UsageSink,
 }
 
 impl GatewayState {
-    /// The data plane over `store`, configured by `settings`.
-    pub fn new(store: Store, settings: &Settings) -> Self {
+    /// The data plane over `store`, configured by `settings`, recording usage into `usage`.
+    pub fn new(store: Store, settings: &Settings, usage: UsageSink) -> Self {
         Self {
             keys: Arc::new(auth::KeyCache::new(std::time::Duration::from_secs(
                 settings.gateway.key_cache_seconds,
@@ -41,6 +43,7 @@ impl GatewayState {
             models: Arc::new(models::ModelTable::new(settings.models.clone())),
             settings: Arc::new(settings.clone()),
             store,
+            usage,
         }
     }
 }

@@ -120,7 +120,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
-        let service = http::router(self.store.clone(), &self.settings)
+        let (usage, usage_writer) = tollgate_gateway::UsageWriter::start(self.store.clone());
+        let service = http::router(self.store.clone(), &self.settings, usage)
             .into_make_service_with_connect_info::<SocketAddr>();
         let handle: Handle<SocketAddr> = Handle::new();
         let stopper = handle.clone();
@@ -159,6 +160,12 @@ impl Application {
             }
         };
         // Requests are drained (or the grace period is over): release the connections.
+        if tokio::time::timeout(grace, usage_writer.finish())
+            .await
+            .is_err()
+        {
+            tracing::error!("usage records still queued after the grace period; stopping anyway");
+        }
         store.close().await;
         served
     }

@@ -21,7 +21,11 @@ pub(crate) struct AppState {
     pub trusted_proxies: Arc<[IpRange]>,
 }
 
-pub(crate) fn router(store: Store, settings: &Settings) -> Router {
+pub(crate) fn router(
+    store: Store,
+    settings: &Settings,
+    usage: tollgate_gateway::UsageSink,
+) -> Router {
     let server = &settings.server;
     let handle = metrics::handle();
     // The settings were checked when loaded; a range that does not parse is not trusted.
@@ -30,8 +34,11 @@ pub(crate) fn router(store: Store, settings: &Settings) -> Router {
         .iter()
         .filter_map(|p| p.parse().ok())
         .collect();
-    let gateway =
-        tollgate_gateway::router(tollgate_gateway::GatewayState::new(store.clone(), settings));
+    let gateway = tollgate_gateway::router(tollgate_gateway::GatewayState::new(
+        store.clone(),
+        settings,
+        usage,
+    ));
     let state = AppState {
         store,
         trusted_proxies,

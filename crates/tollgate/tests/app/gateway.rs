@@ -20,6 +20,7 @@ backend_tests!(
     refuses_impossible_requests_in_the_openai_shape,
     a_client_that_goes_away_gets_its_credits_back,
     browsers_only_from_the_apps_allowed_origins,
+    every_answered_call_is_recorded_by_shutdown,
 );
 
 /// A tenant, an app and a gateway key with `credits`; returns (tenant, key id, secret).
@@ -496,4 +497,43 @@ async fn browsers_only_from_the_apps_allowed_origins(db: TestDb) {
         .as_str()
         .unwrap()
         .contains("https://evil.example.com"));
+}
+
+async fn every_answered_call_is_recorded_by_shutdown(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (tenant, _, secret) = key_with(&app.store, None).await;
+    let store = db.store().await;
+    let calls: Vec<_> = (0..200)
+        .map(|i| {
+            let request = app
+                .client
+                .post(app.url("/v1/chat/completions"))
+                .bearer_auth(&secret)
+                .json(&chat("mock-small", &format!("call {i}")));
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut answered = 0;
+    for call in calls {
+        if call.await.unwrap() == 200 {
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 200);
+    app.stop().await.unwrap();
+    let recorded = store
+        .scalar_raw(&format!(
+            "SELECT count(*) FROM usage_logs WHERE tenant_id = '{tenant}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded, 200,
+        "the queue is written before the server stops"
+    );
+    let rolled = store
+        .scalar_raw(&format!("SELECT CAST(sum(request_count) AS BIGINT) FROM usage_hourly WHERE tenant_id = '{tenant}'"))
+        .await
+        .unwrap();
+    assert_eq!(rolled, 200, "and rolled up");
 }
