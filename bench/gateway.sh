@@ -38,7 +38,7 @@ run() { # name, concurrency, method script, key
     rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     p50=$(echo "$out" | awk '$1=="50%" {print $2}')
     p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-    errors=$(echo "$out" | awk '/Non-2xx/ {print $4}')
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
     cpu_ms=$(echo "($after - $before) * 1000 / $hz / $requests" | bc -l)
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
     printf '%-34s c=%-3s %9s req/s  p50 %8s  p99 %8s  CPU %.3f ms/req  RSS %d MiB  non-2xx %s\n' \

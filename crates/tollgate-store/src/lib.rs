@@ -15,6 +15,7 @@ pub mod keys;
 pub mod migrate;
 pub mod people;
 mod raw;
+pub mod rollup;
 pub mod sql;
 pub mod tenants;
 pub mod usage;

@@ -72,16 +72,13 @@ const COLUMNS: &str = "id, tenant_id, app_id, api_key_id, team_id, subject_id, d
 const BATCH: usize = 500;
 
 impl Store {
-    /// Inserts records and recomputes the rollup buckets they touch, one transaction per
-    /// tenant in that tenant's scope. Returns how many records were new.
+    /// Inserts records and adds the new ones to the rollups, one transaction per tenant in that
+    /// tenant's scope. Returns how many records were new.
     pub async fn insert_usage(&self, records: &[UsageRecord]) -> Result<u64, StoreError> {
         let mut inserted = 0;
         for (tenant, rows) in by_tenant(records) {
             let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
-            inserted += tx.append_usage(&rows).await?;
-            if let Some((first, last)) = span(&rows) {
-                tx.rollup_usage(tenant, first, last).await?;
-            }
+            inserted += tx.insert_usage(&rows).await?;
             tx.commit().await?;
         }
         Ok(inserted)
@@ -120,19 +117,30 @@ fn by_tenant(records: &[UsageRecord]) -> BTreeMap<Uuid, Vec<&UsageRecord>> {
     groups
 }
 
-fn span(rows: &[&UsageRecord]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let first = rows.iter().map(|r| r.created_at).min()?;
-    let last = rows.iter().map(|r| r.created_at).max()?;
-    Some((first, last))
-}
-
 impl Tx {
+    /// Inserts records and adds exactly the new ones (a replayed record is skipped) to the
+    /// hourly and daily rollups, in this transaction: the cost is the batch's, not the
+    /// bucket's. Returns how many were new.
+    pub async fn insert_usage(&mut self, records: &[&UsageRecord]) -> Result<u64, StoreError> {
+        let new = self.append_new_usage(records).await?;
+        let fresh: Vec<&UsageRecord> = records
+            .iter()
+            .copied()
+            .filter(|r| new.contains(&r.id))
+            .collect();
+        self.add_to_rollups(&fresh).await?;
+        Ok(fresh.len() as u64)
+    }
+
     /// Inserts records in batches inside this transaction; duplicates of an existing
-    /// request id are skipped. Returns how many were new.
-    pub async fn append_usage(&mut self, records: &[&UsageRecord]) -> Result<u64, StoreError> {
-        let mut inserted = 0;
+    /// request id are skipped. Returns the ids that were new.
+    pub async fn append_new_usage(
+        &mut self,
+        records: &[&UsageRecord],
+    ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+        let mut inserted = std::collections::HashSet::new();
         for chunk in records.chunks(BATCH) {
-            inserted += on_tx!(self, conn => {
+            let ids: Vec<DbId> = on_tx!(self, conn => {
                 let mut q = sqlx::QueryBuilder::new(format!("INSERT INTO usage_logs ({COLUMNS}) "));
                 q.push_values(chunk, |mut b, r| {
                     b.push_bind(DbId(r.id))
@@ -160,11 +168,17 @@ impl Tx {
                         .push_bind(r.streamed)
                         .push_bind(DbTime::of(r.created_at));
                 });
-                q.push(" ON CONFLICT (id) DO NOTHING");
-                q.build().execute(&mut *conn).await?.rows_affected()
+                q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+                q.build_query_scalar().fetch_all(&mut *conn).await?
             });
+            inserted.extend(ids.into_iter().map(|id| id.0));
         }
         Ok(inserted)
+    }
+
+    /// Inserts records without touching rollups; returns how many were new.
+    pub async fn append_usage(&mut self, records: &[&UsageRecord]) -> Result<u64, StoreError> {
+        Ok(self.append_new_usage(records).await?.len() as u64)
     }
 
     /// Recomputes `tenant`'s hourly and daily buckets that overlap `[from, to]`.

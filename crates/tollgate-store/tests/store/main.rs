@@ -8,6 +8,7 @@ mod hierarchy;
 mod integrity;
 mod migrations;
 mod row_security;
+mod usage;
 mod views;
 
 use tollgate_store::tenants::{NewApp, NewTenant};
