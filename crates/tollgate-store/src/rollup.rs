@@ -124,7 +124,7 @@ impl Tx {
                     push_measures(&mut b, m);
                 });
                 q.push(&hourly_conflict);
-                q.build().execute(&mut *conn).await.map(|_| ())
+                q.build().persistent(false).execute(&mut *conn).await.map(|_| ())
             })?;
         }
         let daily_sql = format!(
@@ -144,7 +144,7 @@ impl Tx {
                     push_measures(&mut b, m);
                 });
                 q.push(&daily_conflict);
-                q.build().execute(&mut *conn).await.map(|_| ())
+                q.build().persistent(false).execute(&mut *conn).await.map(|_| ())
             })?;
         }
         Ok(())

@@ -169,7 +169,9 @@ impl Tx {
                         .push_bind(DbTime::of(r.created_at));
                 });
                 q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
-                q.build_query_scalar().fetch_all(&mut *conn).await?
+                // Batch sizes vary: a prepared statement per size would fill every
+                // connection's statement cache with one-off texts.
+                q.build_query_scalar().persistent(false).fetch_all(&mut *conn).await?
             });
             inserted.extend(ids.into_iter().map(|id| id.0));
         }
