@@ -80,7 +80,19 @@ def _():
 @check("model list")
 def _():
     ids = [m.id for m in client.models.list()]
-    assert ids == ["mock-small", "mock-large"], ids
+    assert ids == ["mock-small", "mock-large", "mock-embed"], ids
+
+
+@check("embeddings, as the SDK asks for them (base64) and as floats")
+def _():
+    r = client.embeddings.create(model="mock-embed", input=["same", "other", "same"])
+    vectors = [d.embedding for d in r.data]
+    assert len(vectors) == 3 and len(vectors[0]) == 256, len(vectors[0])
+    assert vectors[0] == vectors[2] and vectors[0] != vectors[1]
+    assert abs(sum(x * x for x in vectors[0]) - 1.0) < 1e-3
+    floats = client.embeddings.create(model="mock-embed", input="same", encoding_format="float")
+    assert all(abs(a - b) < 1e-6 for a, b in zip(floats.data[0].embedding, vectors[0]))
+    assert r.usage.prompt_tokens > 0
 
 
 @check("bad key raises AuthenticationError")

@@ -56,6 +56,23 @@ pub struct ModelSettings {
     /// Models to try, in order, when this one fails.
     #[serde(default)]
     pub fallbacks: Vec<String>,
+    /// `chat` (the default) or `embedding`.
+    #[serde(default)]
+    pub kind: ModelKind,
+    /// Length of the vectors an embedding model returns.
+    #[serde(default)]
+    pub dimensions: u32,
+}
+
+/// What a model does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Chat completions and messages.
+    #[default]
+    Chat,
+    /// Embeddings.
+    Embedding,
 }
 
 /// The built-in mock provider: deterministic answers for demos, tests and benchmarks.
@@ -88,6 +105,8 @@ pub fn default_models() -> Vec<ModelSettings> {
             output_micros_per_mtok: 600_000,
             context_tokens: 16_384,
             fallbacks: Vec::new(),
+            kind: ModelKind::Chat,
+            dimensions: 0,
         },
         ModelSettings {
             name: "mock-large".into(),
@@ -97,6 +116,19 @@ pub fn default_models() -> Vec<ModelSettings> {
             output_micros_per_mtok: 15_000_000,
             context_tokens: 200_000,
             fallbacks: vec!["mock-small".into()],
+            kind: ModelKind::Chat,
+            dimensions: 0,
+        },
+        ModelSettings {
+            name: "mock-embed".into(),
+            provider: "mock".into(),
+            upstream_model: "mock-embed".into(),
+            input_micros_per_mtok: 20_000,
+            output_micros_per_mtok: 0,
+            context_tokens: 8_192,
+            fallbacks: Vec::new(),
+            kind: ModelKind::Embedding,
+            dimensions: 256,
         },
     ]
 }
@@ -121,6 +153,12 @@ pub(crate) fn check_models(models: &[ModelSettings]) -> Result<(), String> {
         if m.input_micros_per_mtok < 0 || m.output_micros_per_mtok < 0 {
             return Err(format!(
                 "models[{i}] ({}): prices must not be negative",
+                m.name
+            ));
+        }
+        if m.kind == ModelKind::Embedding && !(1..=16_384).contains(&m.dimensions) {
+            return Err(format!(
+                "models[{i}] ({}): an embedding model needs dimensions between 1 and 16384",
                 m.name
             ));
         }

@@ -13,8 +13,8 @@ mod settings;
 
 pub use error::ConfigError;
 pub use gateway::{
-    default_models, CreditRule, GatewaySettings, MockSettings, ModelSettings, ProviderSettings,
-    KNOWN_PROVIDERS,
+    default_models, CreditRule, GatewaySettings, MockSettings, ModelKind, ModelSettings,
+    ProviderSettings, KNOWN_PROVIDERS,
 };
 pub use load::{load, ConfigSource, ENV_PREFIX};
 pub use mask::mask_url_password;

@@ -11,14 +11,15 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use futures_util::StreamExt;
+use tollgate_config::ModelKind;
 use tollgate_domain::id::RequestId;
 use tollgate_providers::openai::{ChatRequest, Usage};
 use tollgate_providers::{mock, sse, tokens};
 
 use crate::auth::Caller;
 use crate::record::Outcome;
-use crate::reservation::Reservation;
-use crate::{charge, GatewayError, GatewayState};
+use crate::reservation;
+use crate::{body, charge, GatewayError, GatewayState};
 
 pub(crate) async fn chat_completions(
     State(state): State<GatewayState>,
@@ -28,10 +29,9 @@ pub(crate) async fn chat_completions(
 ) -> Result<Response, GatewayError> {
     let started = Instant::now();
     let request_id = request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0);
-    let request = parse(body, state.settings.gateway.max_body_bytes)?;
+    let request: ChatRequest = body::parse(body, state.settings.gateway.max_body_bytes)?;
     check(&request)?;
-    let model = state.models.find(&request.model)?;
-    let gateway = &state.settings.gateway;
+    let model = state.models.find_kind(&request.model, ModelKind::Chat)?;
 
     let prompt_estimate: u32 = request
         .messages
@@ -49,23 +49,19 @@ pub(crate) async fn chat_completions(
 
     // Credits are held before the call; dropping the reservation (client gone, handler failed)
     // gives them all back.
-    let reservation = match grant.credits_remaining {
-        None => None,
-        Some(_) => {
-            let amount = charge::reservation(
-                gateway.credit_rule,
-                gateway.credits_per_request,
-                model,
-                prompt_estimate,
-                request.output_limit(),
-            );
-            Some(Reservation::take(&state.store, grant.tenant_id, grant.key_id, amount).await?)
-        }
-    };
+    let reservation = reservation::hold(
+        &state,
+        &grant,
+        model,
+        prompt_estimate,
+        request.output_limit(),
+    )
+    .await?;
 
     let latency = Duration::from_millis(state.settings.providers.mock.latency_ms);
     let outcome = |usage: Usage, cost: i64, charged: i64, error: Option<&GatewayError>| Outcome {
         request_id,
+        endpoint: "chat",
         grant: &grant,
         provider: &model.provider,
         model: &model.name,
@@ -102,20 +98,7 @@ pub(crate) async fn chat_completions(
 
     let usage = answer.usage;
     let cost = charge::cost(model, usage.prompt_tokens, usage.completion_tokens);
-    let (charged, remaining) = match reservation {
-        None => (0, None),
-        Some((held, left)) => {
-            let due = charge::charge(
-                gateway.credit_rule,
-                gateway.credits_per_request,
-                model,
-                usage.prompt_tokens,
-                usage.completion_tokens,
-            );
-            let (kept, after) = held.settle(due).await;
-            (kept, after.or(Some(left)))
-        }
-    };
+    let (charged, remaining) = reservation::settle(&state, reservation, model, usage).await;
     state
         .usage
         .record(outcome(usage, cost, charged, None))
@@ -178,36 +161,8 @@ fn check(request: &ChatRequest) -> Result<(), GatewayError> {
     Ok(())
 }
 
-/// Reads the body as a chat request; a bad one is refused with the field at fault.
-fn parse(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<ChatRequest, GatewayError> {
-    let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            GatewayError::TooLarge { limit }
-        } else {
-            GatewayError::InvalidJson(format!(
-                "cannot read the request body: {}",
-                rejection.body_text()
-            ))
-        }
-    })?;
-    let mut json = serde_json::Deserializer::from_slice(&body);
-    serde_path_to_error::deserialize(&mut json).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            GatewayError::InvalidJson(format!("the body is not valid JSON: {inner}"))
-        } else if path == "." {
-            GatewayError::InvalidJson(format!(
-                "the body must be a JSON object with `model` and `messages`: {inner}"
-            ))
-        } else {
-            GatewayError::InvalidJson(format!("invalid field `{path}`: {inner}"))
-        }
-    })
-}
-
 /// Tells the caller what the call cost and what is left.
-fn usage_headers(headers: &mut HeaderMap, cost: i64, remaining: Option<i64>) {
+pub(crate) fn usage_headers(headers: &mut HeaderMap, cost: i64, remaining: Option<i64>) {
     headers.insert("x-tollgate-cost-micros", HeaderValue::from(cost));
     if let Some(left) = remaining.filter(|l| *l != i64::MAX) {
         headers.insert("x-tollgate-credits-remaining", HeaderValue::from(left));

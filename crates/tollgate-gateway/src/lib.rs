@@ -3,9 +3,11 @@
 //! `record` (the usage record). Errors render in the OpenAI shape (`error`).
 
 mod auth;
+mod body;
 mod charge;
 mod chat;
 mod cors;
+mod embeddings;
 mod error;
 mod models;
 mod record;
@@ -53,6 +55,7 @@ pub fn router(state: GatewayState) -> Router {
     let limit = state.settings.gateway.max_body_bytes;
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{model}", get(models::retrieve))
         .route("/v1/{*rest}", any(unknown_route))

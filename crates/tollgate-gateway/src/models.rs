@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
-use tollgate_config::ModelSettings;
+use tollgate_config::{ModelKind, ModelSettings};
 use tollgate_providers::openai::ModelEntry;
 
 use crate::auth::Caller;
@@ -17,6 +17,27 @@ pub(crate) struct ModelTable {
 impl ModelTable {
     pub(crate) fn new(models: Vec<ModelSettings>) -> Self {
         Self { models }
+    }
+
+    /// The model called `name` if it is of `kind`; else an error that says which endpoint
+    /// serves it.
+    pub(crate) fn find_kind(
+        &self,
+        name: &str,
+        kind: ModelKind,
+    ) -> Result<&ModelSettings, GatewayError> {
+        let model = self.find(name)?;
+        if model.kind == kind {
+            return Ok(model);
+        }
+        let (what, endpoint) = match model.kind {
+            ModelKind::Chat => ("a chat model", "/v1/chat/completions"),
+            ModelKind::Embedding => ("an embedding model", "/v1/embeddings"),
+        };
+        Err(GatewayError::InvalidRequest {
+            param: "model",
+            message: format!("`{name}` is {what}; call it through {endpoint}"),
+        })
     }
 
     /// The model called `name`, or an error that lists what exists.

@@ -21,6 +21,7 @@ const BATCH: usize = 500;
 /// What a call did, as far as usage is concerned.
 pub(crate) struct Outcome<'a> {
     pub request_id: Uuid,
+    pub endpoint: &'static str,
     pub grant: &'a KeyGrant,
     pub provider: &'a str,
     pub model: &'a str,
@@ -49,7 +50,7 @@ impl Outcome<'_> {
             device_id: None,
             provider: self.provider.to_string(),
             model: self.model.to_string(),
-            endpoint: "chat",
+            endpoint: self.endpoint,
             prompt_length: i32::try_from(self.prompt_length).unwrap_or(i32::MAX),
             pii_detected: false,
             prompt_tokens: clamp(self.prompt_tokens),

@@ -82,3 +82,50 @@ impl Drop for Reservation {
         }
     }
 }
+
+/// Holds credits for a call of `model` when the key has a balance: the most the call can cost
+/// under the configured rule. `None` for an unlimited key.
+pub(crate) async fn hold(
+    state: &crate::GatewayState,
+    grant: &tollgate_store::keys::KeyGrant,
+    model: &tollgate_config::ModelSettings,
+    prompt_estimate: u32,
+    output_limit: Option<u32>,
+) -> Result<Option<(Reservation, i64)>, GatewayError> {
+    if grant.credits_remaining.is_none() {
+        return Ok(None);
+    }
+    let gateway = &state.settings.gateway;
+    let amount = crate::charge::reservation(
+        gateway.credit_rule,
+        gateway.credits_per_request,
+        model,
+        prompt_estimate,
+        output_limit,
+    );
+    Reservation::take(&state.store, grant.tenant_id, grant.key_id, amount)
+        .await
+        .map(Some)
+}
+
+/// Settles a held reservation for the usage the call had: returns (charged, credits left).
+pub(crate) async fn settle(
+    state: &crate::GatewayState,
+    held: Option<(Reservation, i64)>,
+    model: &tollgate_config::ModelSettings,
+    usage: tollgate_providers::openai::Usage,
+) -> (i64, Option<i64>) {
+    let Some((held, left)) = held else {
+        return (0, None);
+    };
+    let gateway = &state.settings.gateway;
+    let due = crate::charge::charge(
+        gateway.credit_rule,
+        gateway.credits_per_request,
+        model,
+        usage.prompt_tokens,
+        usage.completion_tokens,
+    );
+    let (kept, after) = held.settle(due).await;
+    (kept, after.or(Some(left)))
+}

@@ -21,6 +21,7 @@ backend_tests!(
     a_client_that_goes_away_gets_its_credits_back,
     browsers_only_from_the_apps_allowed_origins,
     every_answered_call_is_recorded_by_shutdown,
+    embeds_as_floats_or_base64,
 );
 
 /// A tenant, an app and a gateway key with `credits`; returns (tenant, key id, secret).
@@ -143,7 +144,7 @@ async fn answers_a_chat_completion_and_records_usage(db: TestDb) {
         .iter()
         .map(|m| m["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, vec!["mock-small", "mock-large"]);
+    assert_eq!(ids, vec!["mock-small", "mock-large", "mock-embed"]);
 }
 
 async fn streams_with_usage_last_when_asked(db: TestDb) {
@@ -536,4 +537,90 @@ async fn every_answered_call_is_recorded_by_shutdown(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(rolled, 200, "and rolled up");
+}
+
+async fn embeds_as_floats_or_base64(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (_, _, secret) = key_with(&app.store, Some(1_000_000)).await;
+    let url = app.url("/v1/embeddings");
+    let floats: Value = app
+        .client
+        .post(&url)
+        .bearer_auth(&secret)
+        .json(&json!({"model": "mock-embed", "input": ["same text", "other text", "same text"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let data = floats["data"].as_array().unwrap();
+    assert_eq!(data.len(), 3);
+    assert_eq!(data[0]["embedding"].as_array().unwrap().len(), 256);
+    assert_eq!(
+        data[0]["embedding"], data[2]["embedding"],
+        "equal texts embed equally"
+    );
+    assert_ne!(data[0]["embedding"], data[1]["embedding"]);
+    assert!(floats["usage"]["prompt_tokens"].as_u64().unwrap() > 0);
+
+    let short: Value = app
+        .client
+        .post(&url)
+        .bearer_auth(&secret)
+        .json(&json!({"model": "mock-embed", "input": "x", "encoding_format": "base64", "dimensions": 8}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        short["data"][0]["embedding"].as_str().unwrap().len(),
+        44,
+        "8 f32 = 32 bytes = 44 base64 chars"
+    );
+
+    for (body, code, param) in [
+        (
+            json!({"model": "mock-small", "input": "x"}),
+            "invalid_request",
+            "model",
+        ),
+        (
+            json!({"model": "mock-embed", "input": []}),
+            "invalid_request",
+            "input",
+        ),
+        (
+            json!({"model": "mock-embed", "input": "x", "dimensions": 9999}),
+            "invalid_request",
+            "dimensions",
+        ),
+    ] {
+        let r = app
+            .client
+            .post(&url)
+            .bearer_auth(&secret)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(
+            (e["error"]["code"].as_str(), e["error"]["param"].as_str()),
+            (Some(code), Some(param)),
+            "{e}"
+        );
+    }
+    let chat_with_embedder = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&secret)
+        .json(&chat("mock-embed", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chat_with_embedder.status(), 400);
 }
