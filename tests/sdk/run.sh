@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts `tollgate serve --demo` on a fresh SQLite file, then runs the README's curl example and
-# the OpenAI SDK checks against it. Usage: tests/sdk/run.sh path/to/tollgate path/to/python
+# the OpenAI and Anthropic SDK checks against it. Usage: tests/sdk/run.sh path/to/tollgate path/to/python
 set -euo pipefail
 bin="$(realpath "$1")"
 python="$(command -v "$2" || realpath "$2")"
@@ -38,5 +38,10 @@ db.execute("UPDATE api_keys SET credits_remaining = 0 WHERE name = 'Demo Key 2'"
 db.commit()
 PY
 
-TOLLGATE_URL="http://127.0.0.1:$port" TOLLGATE_KEY="$key" TOLLGATE_BROKE_KEY="$broke" \
-    "$python" "$here/openai_compat.py"
+export TOLLGATE_URL="http://127.0.0.1:$port" TOLLGATE_KEY="$key" TOLLGATE_BROKE_KEY="$broke"
+status=0
+echo "-- openai SDK"
+"$python" "$here/openai_compat.py" || status=1
+echo "-- anthropic SDK"
+"$python" "$here/anthropic_compat.py" || status=1
+exit "$status"

@@ -71,7 +71,7 @@ pub enum GatewayError {
         needed: u64,
     },
     /// No such endpoint under `/v1`.
-    #[error("there is no endpoint {method} {path}; Tollgate serves POST /v1/chat/completions, POST /v1/embeddings and GET /v1/models")]
+    #[error("there is no endpoint {method} {path}; Tollgate serves POST /v1/chat/completions, POST /v1/messages, POST /v1/embeddings and GET /v1/models")]
     UnknownRoute {
         /// The method used.
         method: String,

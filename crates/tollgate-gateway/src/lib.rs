@@ -9,6 +9,7 @@ mod chat;
 mod cors;
 mod embeddings;
 mod error;
+mod messages;
 mod models;
 mod record;
 mod reservation;
@@ -56,6 +57,7 @@ pub fn router(state: GatewayState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/v1/messages", post(messages::messages))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{model}", get(models::retrieve))
         .route("/v1/{*rest}", any(unknown_route))

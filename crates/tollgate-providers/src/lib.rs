@@ -2,6 +2,7 @@
 //! token estimates and the built-in mock provider that answers deterministically (the default
 //! in the demo and the upstream of tests and benchmarks).
 
+pub mod anthropic;
 pub mod embeddings;
 pub mod mock;
 pub mod openai;

@@ -22,6 +22,7 @@ backend_tests!(
     browsers_only_from_the_apps_allowed_origins,
     every_answered_call_is_recorded_by_shutdown,
     embeds_as_floats_or_base64,
+    speaks_the_anthropic_messages_api,
 );
 
 /// A tenant, an app and a gateway key with `credits`; returns (tenant, key id, secret).
@@ -623,4 +624,64 @@ async fn embeds_as_floats_or_base64(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(chat_with_embedder.status(), 400);
+}
+
+async fn speaks_the_anthropic_messages_api(db: TestDb) {
+    let app = TestApp::spawn(&db).await;
+    let (_, _, secret) = key_with(&app.store, None).await;
+    let url = app.url("/v1/messages");
+    let body = json!({"model": "mock-small", "max_tokens": 50, "system": "be brief",
+                      "messages": [{"role": "user", "content": "Hello Anthropic"}]});
+    let r = app
+        .client
+        .post(&url)
+        .header("x-api-key", &secret)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m: Value = r.json().await.unwrap();
+    assert_eq!(m["type"], "message");
+    assert!(m["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .ends_with("You said: Hello Anthropic"));
+    assert_eq!(m["stop_reason"], "end_turn");
+    assert!(m["usage"]["input_tokens"].as_u64().unwrap() > 0);
+
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let text = app
+        .client
+        .post(&url)
+        .header("x-api-key", &secret)
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(names.first(), Some(&"message_start"));
+    assert_eq!(names.last(), Some(&"message_stop"));
+    assert!(names.contains(&"content_block_delta") && names.contains(&"message_delta"));
+
+    let bad = app
+        .client
+        .post(&url)
+        .header("x-api-key", "nope")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let e: Value = bad.json().await.unwrap();
+    assert_eq!(e["type"], "error");
+    assert_eq!(e["error"]["type"], "authentication_error");
 }

@@ -1,0 +1,196 @@
+//! `POST /v1/messages`: the Anthropic Messages API, answered by any chat model of the table
+//! (the mock here), charged and recorded like a chat completion, with errors in Anthropic's
+//! shape (`{"type": "error", "error": {"type", "message"}}`).
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use futures_util::StreamExt;
+use serde_json::json;
+use tollgate_config::ModelKind;
+use tollgate_domain::id::RequestId;
+use tollgate_providers::anthropic::{self, MessagesRequest};
+use tollgate_providers::openai::Usage;
+use tollgate_providers::{mock, tokens};
+
+use crate::auth::Caller;
+use crate::chat::usage_headers;
+use crate::record::Outcome;
+use crate::{body, charge, reservation, GatewayError, GatewayState};
+
+/// A data-plane error rendered as the Anthropic API renders errors.
+pub(crate) struct AnthropicError(GatewayError);
+
+impl From<GatewayError> for AnthropicError {
+    fn from(err: GatewayError) -> Self {
+        Self(err)
+    }
+}
+
+impl IntoResponse for AnthropicError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let kind = match status.as_u16() {
+            400 | 405 => "invalid_request_error",
+            401 => "authentication_error",
+            402 => "billing_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            413 => "request_too_large",
+            429 => "rate_limit_error",
+            _ => "api_error",
+        };
+        let message = match &self.0 {
+            GatewayError::Internal(cause) => {
+                tracing::error!(%cause, "internal error on /v1/messages");
+                "internal error; the request id in x-request-id locates the cause in the log"
+                    .to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = json!({"type": "error", "error": {"type": kind, "message": message}});
+        (status, Json(body)).into_response()
+    }
+}
+
+pub(crate) async fn messages(
+    State(state): State<GatewayState>,
+    request_id: Option<Extension<RequestId>>,
+    caller: Result<Caller, GatewayError>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, AnthropicError> {
+    let started = Instant::now();
+    let request_id = request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0);
+    let Caller(grant) = caller?;
+    let request: MessagesRequest = body::parse(raw, state.settings.gateway.max_body_bytes)?;
+    if request.messages.is_empty() {
+        return Err(GatewayError::InvalidRequest {
+            param: "messages",
+            message: "`messages` is empty: send at least one message".to_string(),
+        }
+        .into());
+    }
+    if request.max_tokens == 0 {
+        return Err(GatewayError::InvalidRequest {
+            param: "max_tokens",
+            message: "`max_tokens` must be at least 1".to_string(),
+        }
+        .into());
+    }
+    let model = state.models.find_kind(&request.model, ModelKind::Chat)?;
+    let chat = request.to_chat();
+    let prompt_estimate: u32 = chat
+        .messages
+        .iter()
+        .map(|m| tokens::estimate(&m.text()).saturating_add(4))
+        .sum();
+    let needed = u64::from(prompt_estimate) + u64::from(request.max_tokens);
+    if needed > u64::from(model.context_tokens) {
+        return Err(GatewayError::ContextTooLong {
+            model: model.name.clone(),
+            limit: model.context_tokens,
+            needed,
+        }
+        .into());
+    }
+    let held = reservation::hold(
+        &state,
+        &grant,
+        model,
+        prompt_estimate,
+        Some(request.max_tokens),
+    )
+    .await?;
+    let outcome = |usage: Usage, cost: i64, charged: i64, error: Option<&GatewayError>| Outcome {
+        request_id,
+        endpoint: "messages",
+        grant: &grant,
+        provider: &model.provider,
+        model: &model.name,
+        prompt_length: chat.prompt_length(),
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        cost_micros: cost,
+        credits_deducted: charged,
+        started,
+        error: error.map(GatewayError::code),
+        http_status: error.map_or(200, |e| e.status().as_u16()),
+        streamed: request.is_stream(),
+    };
+    let answer = match mock::answer(&chat, &model.upstream_model) {
+        Ok(answer) => answer,
+        Err(failure) => {
+            // Dropping the reservation gives the credits back.
+            drop(held);
+            let err = GatewayError::Upstream {
+                provider: model.provider.clone(),
+                status: failure.status,
+            };
+            state
+                .usage
+                .record(outcome(Usage::default(), 0, 0, Some(&err)))
+                .await;
+            return Err(err.into());
+        }
+    };
+    let latency = Duration::from_millis(state.settings.providers.mock.latency_ms);
+    if !request.is_stream() && !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let usage = answer.usage;
+    let cost = charge::cost(model, usage.prompt_tokens, usage.completion_tokens);
+    let (charged, remaining) = reservation::settle(&state, held, model, usage).await;
+    state
+        .usage
+        .record(outcome(usage, cost, charged, None))
+        .await;
+
+    let id = format!("msg_{}", request_id.simple());
+    let stop = anthropic::stop_reason(answer.finish_reason);
+    let mut response = if request.is_stream() {
+        let events: Vec<String> = anthropic::stream_events(
+            &id,
+            &model.name,
+            &answer.pieces,
+            stop,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+        )
+        .iter()
+        .map(anthropic::Event::to_sse)
+        .collect();
+        let stream = futures_util::stream::iter(events).then(move |event| async move {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            Ok::<_, Infallible>(Bytes::from(event))
+        });
+        (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/event-stream"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            Body::from_stream(stream),
+        )
+            .into_response()
+    } else {
+        Json(anthropic::message(
+            &id,
+            &model.name,
+            &answer.text(),
+            stop,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+        ))
+        .into_response()
+    };
+    usage_headers(response.headers_mut(), cost, remaining);
+    Ok(response)
+}
