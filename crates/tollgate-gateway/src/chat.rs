@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use tollgate_config::ModelKind;
 use tollgate_domain::id::RequestId;
 use tollgate_providers::openai::{ChatRequest, Usage};
-use tollgate_providers::{mock, sse, tokens};
+use tollgate_providers::{mock, sse};
 
 use crate::auth::Caller;
 use crate::record::Outcome;
@@ -33,11 +33,7 @@ pub(crate) async fn chat_completions(
     check(&request)?;
     let model = state.models.find_kind(&request.model, ModelKind::Chat)?;
 
-    let prompt_estimate: u32 = request
-        .messages
-        .iter()
-        .map(|m| tokens::estimate(&m.text()).saturating_add(4))
-        .sum();
+    let prompt_estimate = request.prompt_token_estimate();
     let needed = u64::from(prompt_estimate) + u64::from(request.output_limit().unwrap_or(1));
     if needed > u64::from(model.context_tokens) {
         return Err(GatewayError::ContextTooLong {
@@ -116,26 +112,31 @@ pub(crate) async fn chat_completions(
             .map(sse::event)
             .chain(std::iter::once(sse::DONE.to_string()))
             .collect();
-        let stream = futures_util::stream::iter(events).then(move |event| async move {
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
-            }
-            Ok::<_, Infallible>(Bytes::from(event))
-        });
-        (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/event-stream"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            Body::from_stream(stream),
-        )
-            .into_response()
+        event_stream(events, latency)
     } else {
         Json(mock::completion(&id, created, &model.name, &answer)).into_response()
     };
     usage_headers(response.headers_mut(), cost, remaining);
     Ok(response)
+}
+
+/// A streamed answer: the given server-sent events, each after the provider's latency.
+pub(crate) fn event_stream(events: Vec<String>, latency: Duration) -> Response {
+    let stream = futures_util::stream::iter(events).then(move |event| async move {
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        Ok::<_, Infallible>(Bytes::from(event))
+    });
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
 }
 
 /// Refuses what the OpenAI API refuses although it parses.

@@ -2,25 +2,22 @@
 //! (the mock here), charged and recorded like a chat completion, with errors in Anthropic's
 //! shape (`{"type": "error", "error": {"type", "message"}}`).
 
-use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use futures_util::StreamExt;
 use serde_json::json;
 use tollgate_config::ModelKind;
 use tollgate_domain::id::RequestId;
 use tollgate_providers::anthropic::{self, MessagesRequest};
+use tollgate_providers::mock;
 use tollgate_providers::openai::Usage;
-use tollgate_providers::{mock, tokens};
 
 use crate::auth::Caller;
-use crate::chat::usage_headers;
+use crate::chat::{event_stream, usage_headers};
 use crate::record::Outcome;
 use crate::{body, charge, reservation, GatewayError, GatewayState};
 
@@ -85,11 +82,7 @@ pub(crate) async fn messages(
     }
     let model = state.models.find_kind(&request.model, ModelKind::Chat)?;
     let chat = request.to_chat();
-    let prompt_estimate: u32 = chat
-        .messages
-        .iter()
-        .map(|m| tokens::estimate(&m.text()).saturating_add(4))
-        .sum();
+    let prompt_estimate = chat.prompt_token_estimate();
     let needed = u64::from(prompt_estimate) + u64::from(request.max_tokens);
     if needed > u64::from(model.context_tokens) {
         return Err(GatewayError::ContextTooLong {
@@ -165,21 +158,7 @@ pub(crate) async fn messages(
         .iter()
         .map(anthropic::Event::to_sse)
         .collect();
-        let stream = futures_util::stream::iter(events).then(move |event| async move {
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
-            }
-            Ok::<_, Infallible>(Bytes::from(event))
-        });
-        (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/event-stream"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            Body::from_stream(stream),
-        )
-            .into_response()
+        event_stream(events, latency)
     } else {
         Json(anthropic::message(
             &id,

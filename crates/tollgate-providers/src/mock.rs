@@ -5,7 +5,6 @@
 use crate::openai::{
     AnswerMessage, ChatChunk, ChatCompletion, ChatRequest, Choice, ChunkChoice, Delta, Usage,
 };
-use crate::tokens;
 
 /// A failure the caller asked the mock to produce.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -64,11 +63,7 @@ pub fn answer(request: &ChatRequest, model: &str) -> Result<MockAnswer, MockFail
             finish_reason = "length";
         }
     }
-    let prompt: u32 = request
-        .messages
-        .iter()
-        .map(|m| tokens::estimate(&m.text()).saturating_add(4))
-        .sum();
+    let prompt = request.prompt_token_estimate();
     let completion = u32::try_from(pieces.len()).unwrap_or(u32::MAX);
     Ok(MockAnswer {
         pieces,

@@ -76,6 +76,14 @@ impl ChatRequest {
         self.max_completion_tokens.or(self.max_tokens)
     }
 
+    /// Estimated input tokens: each message's text plus a few tokens of framing.
+    pub fn prompt_token_estimate(&self) -> u32 {
+        self.messages
+            .iter()
+            .map(|m| crate::tokens::estimate(&m.text()).saturating_add(4))
+            .sum()
+    }
+
     /// Characters of prompt text, for the usage record (never the text itself).
     pub fn prompt_length(&self) -> usize {
         self.messages.iter().map(|m| m.text().chars().count()).sum()
