@@ -5,29 +5,16 @@ Environment as for openai_compat.py. Prints one line per check and a closing
 """
 
 import os
-import sys
-import traceback
 
 import anthropic
+
+from harness import check, report
 
 BASE = os.environ["TOLLGATE_URL"].rstrip("/")
 KEY = os.environ["TOLLGATE_KEY"]
 BROKE_KEY = os.environ["TOLLGATE_BROKE_KEY"]
 
 client = anthropic.Anthropic(base_url=BASE, api_key=KEY, max_retries=0)
-results = []
-
-
-def check(name):
-    def register(fn):
-        try:
-            fn()
-            results.append((name, None))
-        except Exception:  # noqa: BLE001 - every failure is reported, none hides another
-            results.append((name, traceback.format_exc()))
-        return fn
-
-    return register
 
 
 @check("message")
@@ -96,11 +83,4 @@ def _():
         raise AssertionError("no error")
 
 
-for name, failure in results:
-    print(("ok     " if failure is None else "FAILED ") + name)
-    if failure:
-        print(failure)
-passed = sum(1 for _, f in results if f is None)
-failed = len(results) - passed
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+report()

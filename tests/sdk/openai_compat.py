@@ -6,29 +6,16 @@ closing "N passed, M failed" line; exits non-zero on any failure.
 """
 
 import os
-import sys
-import traceback
 
 import openai
+
+from harness import check, report
 
 BASE = os.environ["TOLLGATE_URL"].rstrip("/") + "/v1"
 KEY = os.environ["TOLLGATE_KEY"]
 BROKE_KEY = os.environ["TOLLGATE_BROKE_KEY"]
 
 client = openai.OpenAI(base_url=BASE, api_key=KEY, max_retries=0)
-results = []
-
-
-def check(name):
-    def register(fn):
-        try:
-            fn()
-            results.append((name, None))
-        except Exception:  # noqa: BLE001 - every failure is reported, none hides another
-            results.append((name, traceback.format_exc()))
-        return fn
-
-    return register
 
 
 @check("non-streaming chat completion")
@@ -142,11 +129,4 @@ def _():
         raise AssertionError("no error")
 
 
-for name, failure in results:
-    print(("ok     " if failure is None else "FAILED ") + name)
-    if failure:
-        print(failure)
-passed = sum(1 for _, f in results if f is None)
-failed = len(results) - passed
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+report()

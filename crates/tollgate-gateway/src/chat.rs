@@ -13,13 +13,13 @@ use axum::{Extension, Json};
 use futures_util::StreamExt;
 use tollgate_config::ModelKind;
 use tollgate_domain::id::RequestId;
-use tollgate_providers::openai::{ChatRequest, Usage};
+use tollgate_providers::openai::ChatRequest;
 use tollgate_providers::{mock, sse};
 
 use crate::auth::Caller;
-use crate::record::Outcome;
+use crate::forward::{Answered, Call};
 use crate::reservation;
-use crate::{body, charge, GatewayError, GatewayState};
+use crate::{body, GatewayError, GatewayState};
 
 pub(crate) async fn chat_completions(
     State(state): State<GatewayState>,
@@ -54,51 +54,19 @@ pub(crate) async fn chat_completions(
     )
     .await?;
 
-    let latency = Duration::from_millis(state.settings.providers.mock.latency_ms);
-    let outcome = |usage: Usage, cost: i64, charged: i64, error: Option<&GatewayError>| Outcome {
+    let call = Call {
         request_id,
         endpoint: "chat",
         grant: &grant,
-        provider: &model.provider,
-        model: &model.name,
-        prompt_length: request.prompt_length(),
-        prompt_tokens: usage.prompt_tokens,
-        completion_tokens: usage.completion_tokens,
-        cost_micros: cost,
-        credits_deducted: charged,
+        model,
         started,
-        error: error.map(GatewayError::code),
-        http_status: error.map_or(200, |e| e.status().as_u16()),
-        streamed: request.is_stream(),
     };
-    let answer = match mock::answer(&request, &model.upstream_model) {
-        Ok(answer) => answer,
-        Err(failure) => {
-            if let Some((held, _)) = reservation {
-                held.settle(0).await;
-            }
-            let err = GatewayError::Upstream {
-                provider: model.provider.clone(),
-                status: failure.status,
-            };
-            state
-                .usage
-                .record(outcome(Usage::default(), 0, 0, Some(&err)))
-                .await;
-            return Err(err);
-        }
-    };
-    if !request.is_stream() && !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-
-    let usage = answer.usage;
-    let cost = charge::cost(model, usage.prompt_tokens, usage.completion_tokens);
-    let (charged, remaining) = reservation::settle(&state, reservation, model, usage).await;
-    state
-        .usage
-        .record(outcome(usage, cost, charged, None))
-        .await;
+    let Answered {
+        answer,
+        cost,
+        remaining,
+        latency,
+    } = call.answer(&state, &request, reservation).await?;
 
     let id = format!("chatcmpl-{}", request_id.simple());
     let created = chrono::Utc::now().timestamp();

@@ -9,6 +9,7 @@ mod chat;
 mod cors;
 mod embeddings;
 mod error;
+mod forward;
 mod messages;
 mod models;
 mod record;

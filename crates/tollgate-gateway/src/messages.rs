@@ -2,7 +2,7 @@
 //! (the mock here), charged and recorded like a chat completion, with errors in Anthropic's
 //! shape (`{"type": "error", "error": {"type", "message"}}`).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -13,13 +13,11 @@ use serde_json::json;
 use tollgate_config::ModelKind;
 use tollgate_domain::id::RequestId;
 use tollgate_providers::anthropic::{self, MessagesRequest};
-use tollgate_providers::mock;
-use tollgate_providers::openai::Usage;
 
 use crate::auth::Caller;
 use crate::chat::{event_stream, usage_headers};
-use crate::record::Outcome;
-use crate::{body, charge, reservation, GatewayError, GatewayState};
+use crate::forward::{Answered, Call};
+use crate::{body, reservation, GatewayError, GatewayState};
 
 /// A data-plane error rendered as the Anthropic API renders errors.
 pub(crate) struct AnthropicError(GatewayError);
@@ -100,49 +98,20 @@ pub(crate) async fn messages(
         Some(request.max_tokens),
     )
     .await?;
-    let outcome = |usage: Usage, cost: i64, charged: i64, error: Option<&GatewayError>| Outcome {
+    let call = Call {
         request_id,
         endpoint: "messages",
         grant: &grant,
-        provider: &model.provider,
-        model: &model.name,
-        prompt_length: chat.prompt_length(),
-        prompt_tokens: usage.prompt_tokens,
-        completion_tokens: usage.completion_tokens,
-        cost_micros: cost,
-        credits_deducted: charged,
+        model,
         started,
-        error: error.map(GatewayError::code),
-        http_status: error.map_or(200, |e| e.status().as_u16()),
-        streamed: request.is_stream(),
     };
-    let answer = match mock::answer(&chat, &model.upstream_model) {
-        Ok(answer) => answer,
-        Err(failure) => {
-            // Dropping the reservation gives the credits back.
-            drop(held);
-            let err = GatewayError::Upstream {
-                provider: model.provider.clone(),
-                status: failure.status,
-            };
-            state
-                .usage
-                .record(outcome(Usage::default(), 0, 0, Some(&err)))
-                .await;
-            return Err(err.into());
-        }
-    };
-    let latency = Duration::from_millis(state.settings.providers.mock.latency_ms);
-    if !request.is_stream() && !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    let Answered {
+        answer,
+        cost,
+        remaining,
+        latency,
+    } = call.answer(&state, &chat, held).await?;
     let usage = answer.usage;
-    let cost = charge::cost(model, usage.prompt_tokens, usage.completion_tokens);
-    let (charged, remaining) = reservation::settle(&state, held, model, usage).await;
-    state
-        .usage
-        .record(outcome(usage, cost, charged, None))
-        .await;
 
     let id = format!("msg_{}", request_id.simple());
     let stop = anthropic::stop_reason(answer.finish_reason);
