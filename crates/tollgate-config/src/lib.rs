@@ -9,15 +9,18 @@ mod error;
 mod gateway;
 mod load;
 mod mask;
+mod models;
+mod providers;
 mod settings;
+mod usage;
 
 pub use error::ConfigError;
-pub use gateway::{
-    default_models, CreditRule, GatewaySettings, MockSettings, ModelKind, ModelSettings,
-    ProviderSettings, KNOWN_PROVIDERS,
-};
+pub use gateway::{CreditRule, GatewaySettings};
 pub use load::{load, ConfigSource, ENV_PREFIX};
 pub use mask::mask_url_password;
+pub use models::{default_models, ModelKind, ModelSettings};
+pub use providers::{default_providers, ProviderKind, ProviderSettings};
 pub use settings::{
     DatabaseSettings, LogFormat, LogSettings, ServerSettings, Settings, TlsSettings,
 };
+pub use usage::{JournalSync, UsageSettings};

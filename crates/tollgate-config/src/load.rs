@@ -57,7 +57,8 @@ pub fn load(
             .map(str::to_ascii_lowercase)
             .collect();
         let key = path.join(".");
-        let Some(default) = lookup(&defaults, &path) else {
+        let template = provider_template(&path);
+        let Some(default) = lookup(&defaults, &path).or(template.as_ref()) else {
             return Err(ConfigError::UnknownEnvKey { variable, key });
         };
         let value = env_value(default, &raw).map_err(|message| ConfigError::Invalid {
@@ -75,6 +76,7 @@ pub fn load(
             .cloned()
             .unwrap_or_else(|| "defaults".to_string())
     };
+    keep_the_mock(&mut merged);
     let settings: Settings =
         serde_path_to_error::deserialize(Value::Table(merged)).map_err(|err| {
             // The TOML deserializer appends "in `section`"; the key path already says where.
@@ -90,8 +92,8 @@ pub fn load(
     settings
         .check()
         .map_err(|(key, message)| ConfigError::Invalid {
-            key: key.to_string(),
-            source_name: origin_of(key),
+            source_name: origin_of(&key),
+            key,
             message,
         })?;
     Ok(settings)
@@ -161,6 +163,38 @@ fn env_value(default: &Value, raw: &str) -> Result<Value, String> {
         )),
         Value::Table(_) => Err("this is a section; set one of its keys instead".to_string()),
         Value::Datetime(_) => Ok(Value::String(raw.to_string())),
+    }
+}
+
+/// The built-in mock stays available whatever providers the file adds, and `[providers.mock]`
+/// tunes it without having to say `kind = "mock"`.
+fn keep_the_mock(merged: &mut Table) {
+    let providers = merged
+        .entry("providers")
+        .or_insert_with(|| Value::Table(Table::new()));
+    if let Value::Table(providers) = providers {
+        let mock = providers
+            .entry("mock")
+            .or_insert_with(|| Value::Table(Table::new()));
+        if let Value::Table(mock) = mock {
+            mock.entry("kind")
+                .or_insert_with(|| Value::String("mock".to_string()));
+        }
+    }
+}
+
+/// The shape of `providers.NAME.FIELD` for a provider the defaults do not have, so a provider
+/// defined in the file (or by the environment alone) takes its key from the environment.
+fn provider_template(path: &[String]) -> Option<Value> {
+    let [section, _name, field] = path else {
+        return None;
+    };
+    if section != "providers" {
+        return None;
+    }
+    match Value::try_from(crate::ProviderSettings::default()) {
+        Ok(Value::Table(t)) => t.get(field).cloned(),
+        _ => None,
     }
 }
 

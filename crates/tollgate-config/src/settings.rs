@@ -2,10 +2,13 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::gateway::{
-    check_models, default_models, GatewaySettings, ModelSettings, ProviderSettings,
-};
+use std::collections::BTreeMap;
+
+use crate::gateway::GatewaySettings;
 use crate::mask::mask_url_password;
+use crate::models::{check_models, default_models, ModelSettings};
+use crate::providers::{check_providers, default_providers, mask, ProviderSettings};
+use crate::usage::UsageSettings;
 
 /// All of Tollgate's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -19,8 +22,10 @@ pub struct Settings {
     pub log: LogSettings,
     /// The data plane.
     pub gateway: GatewaySettings,
-    /// Upstream providers.
-    pub providers: ProviderSettings,
+    /// Upstream providers by name (`[providers.NAME]`); `mock` is built in.
+    pub providers: BTreeMap<String, ProviderSettings>,
+    /// The usage journal and writer.
+    pub usage: UsageSettings,
     /// The models callers may name (a TOML array of tables, `[[models]]`).
     pub models: Vec<ModelSettings>,
 }
@@ -32,7 +37,8 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             log: LogSettings::default(),
             gateway: GatewaySettings::default(),
-            providers: ProviderSettings::default(),
+            providers: default_providers(),
+            usage: UsageSettings::default(),
             models: default_models(),
         }
     }
@@ -197,13 +203,23 @@ impl Settings {
     pub fn to_masked_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database.url = mask_url_password(&self.database.url);
+        for provider in shown.providers.values_mut() {
+            provider.api_key = mask(&provider.api_key).to_string();
+        }
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
 
-    /// Checks what types alone cannot: ranges and the database URL scheme.
+    /// Checks what types alone cannot: ranges, the database URL scheme, providers and models.
     /// Returns the offending key path and what it should be.
-    pub(crate) fn check(&self) -> Result<(), (&'static str, String)> {
+    pub(crate) fn check(&self) -> Result<(), (String, String)> {
+        self.check_fixed_keys()
+            .map_err(|(key, message)| (key.to_string(), message))?;
+        check_providers(&self.providers)?;
+        check_models(&self.models, &self.providers).map_err(|m| ("models".to_string(), m))
+    }
+
+    fn check_fixed_keys(&self) -> Result<(), (&'static str, String)> {
         let db = &self.database;
         let url = db.url.as_str();
         if !(url.starts_with("sqlite:")
@@ -267,7 +283,13 @@ impl Settings {
                 "must not be negative".to_string(),
             ));
         }
-        check_models(&self.models).map_err(|m| ("models", m))?;
+        if self.gateway.call_deadline_seconds == 0 {
+            return Err((
+                "gateway.call_deadline_seconds",
+                "must be at least 1".to_string(),
+            ));
+        }
+        self.usage.check()?;
         let ext = self.server.external_url.as_str();
         if !(ext.starts_with("http://") || ext.starts_with("https://")) {
             return Err((

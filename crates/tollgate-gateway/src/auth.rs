@@ -3,7 +3,7 @@
 //! `gateway.key_cache_seconds` (which bounds how long a revocation takes on every replica).
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -17,11 +17,14 @@ use crate::{GatewayError, GatewayState};
 /// Entries kept before the cache starts over: bounds memory under a flood of random keys.
 const MAX_ENTRIES: usize = 100_000;
 
+/// A lookup and when it was made; `None` remembers that no key has the hash.
+type Cached = (Instant, Option<Arc<KeyGrant>>);
+
 /// Grants by key hash, each trusted for `ttl`. Unknown keys are remembered too, so a flood of
 /// bad keys does not become a flood of queries.
 pub(crate) struct KeyCache {
     ttl: Duration,
-    entries: RwLock<HashMap<String, (Instant, Option<KeyGrant>)>>,
+    entries: RwLock<HashMap<String, Cached>>,
 }
 
 impl KeyCache {
@@ -36,15 +39,28 @@ impl KeyCache {
         &self,
         store: &tollgate_store::Store,
         hash: &str,
-    ) -> Result<Option<KeyGrant>, GatewayError> {
+    ) -> Result<Option<Arc<KeyGrant>>, GatewayError> {
+        let mut stale = None;
         if let Ok(entries) = self.entries.read() {
             if let Some((at, grant)) = entries.get(hash) {
                 if at.elapsed() < self.ttl {
                     return Ok(grant.clone());
                 }
+                stale = Some(grant.clone());
             }
         }
-        let grant = store.key_by_hash(hash).await?;
+        let grant = match store.key_by_hash(hash).await {
+            Ok(grant) => grant.map(Arc::new),
+            // The database is away: a key known a moment ago stays known, so the gateway keeps
+            // serving while it is down (revocations wait for it to come back).
+            Err(err) => match stale {
+                Some(grant) => {
+                    tracing::warn!(%err, "key lookup failed; serving the cached grant");
+                    return Ok(grant);
+                }
+                None => return Err(GatewayError::StoreUnavailable(err.to_string())),
+            },
+        };
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
@@ -56,7 +72,7 @@ impl KeyCache {
 }
 
 /// An authenticated caller with a usable gateway key.
-pub(crate) struct Caller(pub KeyGrant);
+pub(crate) struct Caller(pub Arc<KeyGrant>);
 
 impl FromRequestParts<GatewayState> for Caller {
     type Rejection = GatewayError;
@@ -103,13 +119,13 @@ fn presented_key(parts: &Parts) -> Option<&str> {
 }
 
 /// Refuses a key that is revoked, expired, or whose app or tenant is retired.
-fn usable(grant: KeyGrant) -> Result<KeyGrant, GatewayError> {
+fn usable(grant: Arc<KeyGrant>) -> Result<Arc<KeyGrant>, GatewayError> {
     if grant.kind != KeyKind::Gateway {
         return Err(GatewayError::WrongKeyKind);
     }
     if let Some(at) = grant.revoked_at {
         return Err(GatewayError::Revoked {
-            name: grant.name,
+            name: grant.name.clone(),
             on: at.format("%Y-%m-%d").to_string(),
         });
     }
@@ -120,7 +136,7 @@ fn usable(grant: KeyGrant) -> Result<KeyGrant, GatewayError> {
     }
     if let Some(at) = grant.expires_at.filter(|at| *at <= Utc::now()) {
         return Err(GatewayError::Expired {
-            name: grant.name,
+            name: grant.name.clone(),
             on: at.format("%Y-%m-%d").to_string(),
         });
     }

@@ -6,17 +6,17 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::response::Response;
+use axum::Extension;
 use tollgate_config::ModelKind;
 use tollgate_domain::id::RequestId;
-use tollgate_providers::embeddings::{mock_response, EmbeddingRequest};
+use tollgate_providers::embeddings::EmbeddingRequest;
 use tollgate_providers::tokens;
+use tollgate_providers::upstream::CallBody;
 
 use crate::auth::Caller;
-use crate::chat::usage_headers;
-use crate::record::Outcome;
-use crate::{body, charge, reservation, GatewayError, GatewayState};
+use crate::forward::{Exchange, Prompt};
+use crate::{body, GatewayError, GatewayState};
 
 pub(crate) async fn embeddings(
     State(state): State<GatewayState>,
@@ -24,60 +24,44 @@ pub(crate) async fn embeddings(
     Caller(grant): Caller,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
-    let started = Instant::now();
-    let request_id = request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0);
-    let request: EmbeddingRequest = body::parse(raw, state.settings.gateway.max_body_bytes)?;
+    let exchange = Exchange {
+        request_id: request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0),
+        endpoint: "embeddings",
+        grant,
+        started: Instant::now(),
+        state,
+    };
+    let request: EmbeddingRequest =
+        body::parse(raw, exchange.state.settings.gateway.max_body_bytes)?;
     let texts = request.texts().map_err(|e| GatewayError::InvalidRequest {
         param: "input",
         message: e.to_string(),
     })?;
-    let model = state
+    let model = exchange
+        .state
         .models
-        .find_kind(&request.model, ModelKind::Embedding)?;
-    let dimensions = request.dimensions.unwrap_or(model.dimensions);
-    if dimensions == 0 || dimensions > model.dimensions {
-        return Err(GatewayError::InvalidRequest {
-            param: "dimensions",
-            message: format!(
-                "`{}` returns 1 to {} dimensions",
-                model.name, model.dimensions
-            ),
-        });
-    }
-    if let Some(longest) = texts.iter().map(|t| tokens::estimate(t)).max() {
-        if longest > model.context_tokens {
-            return Err(GatewayError::ContextTooLong {
-                model: model.name.clone(),
-                limit: model.context_tokens,
-                needed: u64::from(longest),
+        .find_kind(&request.model, ModelKind::Embedding)?
+        .clone();
+    if let Some(asked) = request.dimensions {
+        if asked == 0 || asked > model.dimensions {
+            return Err(GatewayError::InvalidRequest {
+                param: "dimensions",
+                message: format!(
+                    "`{}` returns 1 to {} dimensions",
+                    model.name, model.dimensions
+                ),
             });
         }
     }
-    let estimate: u32 = texts.iter().map(|t| tokens::estimate(t)).sum();
-    let held = reservation::hold(&state, &grant, model, estimate, Some(1)).await?;
-    let (response, usage) = mock_response(&request, &texts, &model.name, dimensions as usize);
-    let cost = charge::cost(model, usage.prompt_tokens, 0);
-    let (charged, remaining) = reservation::settle(&state, held, model, usage).await;
-    state
-        .usage
-        .record(Outcome {
-            request_id,
-            endpoint: "embeddings",
-            grant: &grant,
-            provider: &model.provider,
-            model: &model.name,
-            prompt_length: texts.iter().map(|t| t.chars().count()).sum(),
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: 0,
-            cost_micros: cost,
-            credits_deducted: charged,
-            started,
-            error: None,
-            http_status: 200,
-            streamed: false,
-        })
-        .await;
-    let mut out = Json(response).into_response();
-    usage_headers(out.headers_mut(), cost, remaining);
-    Ok(out)
+    let counts: Vec<u32> = texts.iter().map(|t| tokens::estimate(t)).collect();
+    let prompt = Prompt {
+        estimate: counts.iter().sum(),
+        length: texts.iter().map(|t| t.chars().count()).sum(),
+        output_limit: Some(0),
+        // Each input is embedded on its own: the longest must fit.
+        context_needed: u64::from(counts.iter().copied().max().unwrap_or(0)),
+    };
+    exchange
+        .forward(CallBody::Embeddings(&request), &model, prompt, false)
+        .await
 }

@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use tollgate_providers::translate::TranslateError;
+use tollgate_providers::upstream::UpstreamError;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -108,14 +110,19 @@ pub enum GatewayError {
         /// Reserved for the call.
         needed: i64,
     },
-    /// The provider failed.
-    #[error("the provider `{provider}` failed with status {status}; try again later or pick another model")]
+    /// No provider answered: the last failure after every retry and fallback.
+    #[error("{}", upstream_message(provider, *attempts, error))]
     Upstream {
-        /// Which provider.
+        /// The provider of the last attempt.
         provider: String,
-        /// Its status.
-        status: u16,
+        /// Attempts made across retries and fallbacks.
+        attempts: u32,
+        /// What went wrong last.
+        error: UpstreamError,
     },
+    /// The database did not answer where the call needs it (an unknown key, credits).
+    #[error("Tollgate cannot reach its database right now; retry in a few seconds")]
+    StoreUnavailable(String),
     /// Our fault; the cause is in the log.
     #[error("internal error: {0}")]
     Internal(String),
@@ -156,19 +163,12 @@ impl GatewayError {
                 "insufficient_quota",
                 "insufficient_credits",
             ),
-            // A provider's 4xx says the request cannot succeed as sent: pass it on (429 stays a
-            // rate limit that SDKs retry); a 5xx becomes 502.
-            E::Upstream { status: 429, .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limit_error",
-                "upstream_rate_limited",
+            E::Upstream { error, .. } => upstream_parts(error),
+            E::StoreUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "api_error",
+                "database_unavailable",
             ),
-            E::Upstream { status, .. } if (400..500).contains(status) => (
-                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
-                INVALID,
-                "upstream_rejected",
-            ),
-            E::Upstream { .. } => (StatusCode::BAD_GATEWAY, "api_error", "upstream_error"),
             E::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "api_error",
@@ -186,11 +186,98 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         self.parts().0
     }
+
+    /// Adds `Retry-After` when the provider asked for a pause (SDKs honour it).
+    pub(crate) fn retry_header(&self, headers: &mut axum::http::HeaderMap) {
+        if let GatewayError::Upstream { error, .. } = self {
+            if let Some(wait) = error.retry_after() {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                headers.insert(axum::http::header::RETRY_AFTER, secs.into());
+            }
+        }
+    }
+}
+
+/// What the caller is told when no provider answered. Never the provider's key: a refused
+/// key is reported as the operator's to fix.
+fn upstream_message(provider: &str, attempts: u32, error: &UpstreamError) -> String {
+    let tries = if attempts == 1 {
+        "1 attempt".to_string()
+    } else {
+        format!("{attempts} attempts")
+    };
+    match error {
+        UpstreamError::Status { status: 429, .. } => format!(
+            "the provider `{provider}` is rate limiting Tollgate ({tries}); retry later"
+        ),
+        UpstreamError::Status { status, message, .. } if *status < 500 => {
+            format!("the provider `{provider}` refused the request ({status}): {message}")
+        }
+        UpstreamError::Status { status, .. } => format!(
+            "the provider `{provider}` failed with status {status} ({tries}); try again later or pick another model"
+        ),
+        UpstreamError::Timeout(_) => format!(
+            "the provider `{provider}` did not answer in time ({tries}); try again later or pick another model"
+        ),
+        UpstreamError::Connect(_) | UpstreamError::BadAnswer(_) => format!(
+            "the provider `{provider}` could not be reached or gave an unreadable answer ({tries}); try again later or pick another model"
+        ),
+        UpstreamError::Credentials(_) => format!(
+            "the provider `{provider}` refused Tollgate's credentials; the operator must check providers.{provider}.api_key"
+        ),
+        UpstreamError::CircuitOpen(wait) => format!(
+            "the provider `{provider}` is failing and calls to it are paused for {}s; try again then or pick another model",
+            wait.as_secs().max(1)
+        ),
+        UpstreamError::Translate(t) => t.to_string(),
+    }
+}
+
+fn upstream_parts(error: &UpstreamError) -> (StatusCode, &'static str, &'static str) {
+    const INVALID: &str = "invalid_request_error";
+    match error {
+        // A provider's 4xx says the request cannot succeed as sent: pass it on (429 stays a
+        // rate limit that SDKs retry); a 5xx or an unreadable answer becomes 502.
+        UpstreamError::Status { status: 429, .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "upstream_rate_limited",
+        ),
+        UpstreamError::Status { status, .. } if (400..500).contains(status) => (
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+            INVALID,
+            "upstream_rejected",
+        ),
+        UpstreamError::Status { .. } | UpstreamError::Connect(_) | UpstreamError::BadAnswer(_) => {
+            (StatusCode::BAD_GATEWAY, "api_error", "upstream_error")
+        }
+        UpstreamError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "api_error", "upstream_timeout"),
+        UpstreamError::Credentials(_) => (
+            StatusCode::BAD_GATEWAY,
+            "api_error",
+            "upstream_credentials_refused",
+        ),
+        UpstreamError::CircuitOpen(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_error",
+            "provider_unavailable",
+        ),
+        UpstreamError::Translate(TranslateError::Unsupported(_)) => {
+            (StatusCode::BAD_REQUEST, INVALID, "unsupported_by_provider")
+        }
+        UpstreamError::Translate(TranslateError::Invalid(_)) => {
+            (StatusCode::BAD_REQUEST, INVALID, "invalid_request")
+        }
+    }
 }
 
 impl From<tollgate_store::StoreError> for GatewayError {
     fn from(err: tollgate_store::StoreError) -> Self {
-        GatewayError::Internal(err.to_string())
+        if err.is_unavailable() {
+            GatewayError::StoreUnavailable(err.to_string())
+        } else {
+            GatewayError::Internal(err.to_string())
+        }
     }
 }
 
@@ -198,6 +285,10 @@ impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let (status, kind, code) = self.parts();
         let message = match &self {
+            GatewayError::StoreUnavailable(cause) => {
+                tracing::error!(%cause, "database unavailable on the data plane");
+                self.to_string()
+            }
             GatewayError::Internal(cause) => {
                 tracing::error!(%cause, "internal error on the data plane");
                 "internal error; the request id in x-request-id locates the cause in the log"
@@ -213,6 +304,8 @@ impl IntoResponse for GatewayError {
         };
         let body =
             json!({ "error": { "message": message, "type": kind, "param": param, "code": code } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        self.retry_header(response.headers_mut());
+        response
     }
 }

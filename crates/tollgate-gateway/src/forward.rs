@@ -1,106 +1,246 @@
-//! The call to the provider and what follows it, shared by every surface: ask the mock (the
-//! only provider of this build), wait its latency, settle the held credits and record the
-//! usage, success or failure.
+//! The call to the provider and what follows it, shared by every surface: the model and its
+//! fallbacks that fit the prompt, credits held for the dearest of them, the dispatch (retries,
+//! fallbacks, breaker), then a whole answer settled and recorded at once, or a stream handed to
+//! `relay`, which settles and records when it ends.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
 use tollgate_config::ModelSettings;
-use tollgate_providers::mock::{self, MockAnswer};
-use tollgate_providers::openai::{ChatRequest, Usage};
+use tollgate_providers::dispatch::{self, Candidate, Dispatched};
+use tollgate_providers::openai::Usage;
+use tollgate_providers::stream::{StreamContext, Wire};
+use tollgate_providers::tokens;
+use tollgate_providers::translate::response::{anthropic_usage, openai_usage};
+use tollgate_providers::upstream::{Answer, CallBody};
 use tollgate_store::keys::KeyGrant;
 use uuid::Uuid;
 
 use crate::record::Outcome;
-use crate::reservation::{self, Reservation};
-use crate::{charge, GatewayError, GatewayState};
+use crate::relay::{self, Finish};
+use crate::reservation;
+use crate::{GatewayError, GatewayState};
 
-/// One call in flight: what its usage record will say besides the numbers.
-pub(crate) struct Call<'a> {
+/// A call from its arrival: who, what for, and since when.
+#[derive(Clone)]
+pub(crate) struct Exchange {
+    pub state: GatewayState,
     pub request_id: Uuid,
     pub endpoint: &'static str,
-    pub grant: &'a KeyGrant,
-    pub model: &'a ModelSettings,
+    pub grant: Arc<KeyGrant>,
     pub started: Instant,
 }
 
-/// An answered call.
-pub(crate) struct Answered {
-    /// The answer.
-    pub answer: MockAnswer,
-    /// Its cost in micro-units.
-    pub cost: i64,
-    /// Credits left on the key, when it has a balance.
-    pub remaining: Option<i64>,
-    /// The provider's latency, for pacing a stream.
-    pub latency: Duration,
+/// What the gateway knows of the prompt before the provider does.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Prompt {
+    /// Estimated input tokens.
+    pub estimate: u32,
+    /// Characters of prompt text.
+    pub length: usize,
+    /// The caller's output limit.
+    pub output_limit: Option<u32>,
+    /// Context the call needs: the prompt and the room for the answer.
+    pub context_needed: u64,
 }
 
-impl Call<'_> {
-    /// Calls the provider with `request`, settles `held` and records the usage.
-    pub(crate) async fn answer(
-        &self,
-        state: &GatewayState,
-        request: &ChatRequest,
-        held: Option<(Reservation, i64)>,
-    ) -> Result<Answered, GatewayError> {
-        let latency = Duration::from_millis(state.settings.providers.mock.latency_ms);
-        let answer = match mock::answer(request, &self.model.upstream_model) {
-            Ok(answer) => answer,
+impl Exchange {
+    /// Sends `body` to `model` (or its fallbacks) and answers the caller.
+    pub(crate) async fn forward(
+        self,
+        body: CallBody<'_>,
+        model: &Arc<ModelSettings>,
+        prompt: Prompt,
+        include_usage: bool,
+    ) -> Result<Response, GatewayError> {
+        let state = &self.state;
+        let chain = state.models.chain(model, prompt.context_needed)?;
+        let held = reservation::hold(state, &self.grant, &chain, prompt).await?;
+        let mut pending = Pending {
+            exchange: Some(&self),
+            model,
+            prompt,
+        };
+        let candidates: Vec<Candidate<'_>> = chain
+            .iter()
+            .filter_map(|m| {
+                Some(Candidate {
+                    upstream: state.upstreams.get(&m.provider)?,
+                    upstream_model: &m.upstream_model,
+                })
+            })
+            .collect();
+        let id = self.request_id.simple().to_string();
+        let created = chrono::Utc::now().timestamp();
+        let request = dispatch::Request {
+            body,
+            id: &id,
+            created,
+            dimensions: model.dimensions,
+        };
+        let dispatched = Instant::now();
+        let deadline =
+            dispatched + Duration::from_secs(state.settings.gateway.call_deadline_seconds);
+        let outcome = dispatch::dispatch(&candidates, request, deadline).await;
+        pending.exchange = None;
+        let Dispatched {
+            chosen,
+            answer,
+            attempts,
+        } = match outcome {
+            Ok(d) => d,
             Err(failure) => {
                 // Dropping the reservation gives every credit back.
                 drop(held);
                 let err = GatewayError::Upstream {
-                    provider: self.model.provider.clone(),
-                    status: failure.status,
+                    provider: failure.provider,
+                    attempts: failure.attempts,
+                    error: failure.error,
                 };
+                let record = self.outcome(model, prompt, Usage::default(), body.is_stream());
                 state
                     .usage
-                    .record(self.outcome(request, Usage::default(), 0, 0, Some(&err)))
+                    .record(record.failed(&err, attempts_of(&err)))
                     .await;
                 return Err(err);
             }
         };
-        if !request.is_stream() && !latency.is_zero() {
-            tokio::time::sleep(latency).await;
+        let answered_by = chain.get(chosen).cloned().unwrap_or_else(|| model.clone());
+        let mut base = self.outcome(&answered_by, prompt, Usage::default(), body.is_stream());
+        base.attempts = attempts;
+        base.upstream_started = Some(dispatched);
+        let finish = Finish {
+            state: state.clone(),
+            held,
+            model: answered_by.clone(),
+            outcome: base,
+        };
+        match answer {
+            Answer::Whole(whole) => Ok(whole_answer(finish, body.wire(), whole, prompt).await),
+            Answer::Stream(events) => {
+                let ctx = StreamContext {
+                    wire: body.wire(),
+                    model: answered_by.name.clone(),
+                    id: match body.wire() {
+                        Wire::OpenAi => format!("chatcmpl-{id}"),
+                        Wire::Anthropic => format!("msg_{id}"),
+                    },
+                    created,
+                    include_usage,
+                };
+                Ok(relay::respond(finish, events, ctx, prompt.estimate))
+            }
         }
-        let usage = answer.usage;
-        let cost = charge::cost(self.model, usage.prompt_tokens, usage.completion_tokens);
-        let (charged, remaining) = reservation::settle(state, held, self.model, usage).await;
-        state
-            .usage
-            .record(self.outcome(request, usage, cost, charged, None))
-            .await;
-        Ok(Answered {
-            answer,
-            cost,
-            remaining,
-            latency,
-        })
     }
 
-    fn outcome(
+    /// The usage record of this call so far.
+    pub(crate) fn outcome(
         &self,
-        request: &ChatRequest,
+        model: &ModelSettings,
+        prompt: Prompt,
         usage: Usage,
-        cost: i64,
-        charged: i64,
-        error: Option<&GatewayError>,
-    ) -> Outcome<'_> {
+        streamed: bool,
+    ) -> Outcome {
         Outcome {
             request_id: self.request_id,
             endpoint: self.endpoint,
-            grant: self.grant,
-            provider: &self.model.provider,
-            model: &self.model.name,
-            prompt_length: request.prompt_length(),
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            cost_micros: cost,
-            credits_deducted: charged,
+            grant: self.grant.clone(),
+            provider: model.provider.clone(),
+            model: model.name.clone(),
+            prompt_length: prompt.length,
+            usage,
+            cost_micros: 0,
+            credits_deducted: 0,
             started: self.started,
-            error: error.map(GatewayError::code),
-            http_status: error.map_or(200, |e| e.status().as_u16()),
-            streamed: request.is_stream(),
+            upstream_started: None,
+            upstream_ended: None,
+            attempts: 0,
+            error: None,
+            http_status: 200,
+            streamed,
+        }
+    }
+}
+
+fn attempts_of(err: &GatewayError) -> u32 {
+    match err {
+        GatewayError::Upstream { attempts, .. } => *attempts,
+        _ => 0,
+    }
+}
+
+/// Records a call whose caller left while it waited on the provider (the handler's future
+/// was dropped): the reservation goes back on its own; this leaves the usage record.
+struct Pending<'a> {
+    exchange: Option<&'a Exchange>,
+    model: &'a ModelSettings,
+    prompt: Prompt,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let Some(exchange) = self.exchange.take() else {
+            return;
+        };
+        let outcome = exchange
+            .outcome(self.model, self.prompt, Usage::default(), false)
+            .abandoned();
+        let usage = exchange.state.usage.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { usage.record(outcome).await });
+        }
+    }
+}
+
+/// A whole answer: the caller's model name on it, its usage settled and recorded, then sent.
+async fn whole_answer(finish: Finish, wire: Wire, mut body: Value, prompt: Prompt) -> Response {
+    let usage = whole_usage(wire, &body, prompt.estimate);
+    body["model"] = json!(finish.model.name);
+    let model = finish.model.name.clone();
+    let attempts = finish.outcome.attempts;
+    let settled = finish.complete(usage, None).await;
+    let mut response = Json(body).into_response();
+    let headers = response.headers_mut();
+    relay::usage_headers(headers, settled.cost, settled.remaining);
+    if let Ok(v) = HeaderValue::from_str(&model) {
+        headers.insert("x-tollgate-model", v);
+    }
+    headers.insert("x-tollgate-attempts", HeaderValue::from(attempts));
+    response
+}
+
+/// The tokens of a whole answer: the provider's counts, else the estimate and the answer's
+/// text counted.
+fn whole_usage(wire: Wire, body: &Value, prompt_estimate: u32) -> Usage {
+    match wire {
+        Wire::OpenAi => openai_usage(body.get("usage")).unwrap_or_else(|| {
+            let text = tollgate_providers::openai::content_text(
+                body.pointer("/choices/0/message/content"),
+            );
+            let args: String = body
+                .pointer("/choices/0/message/tool_calls")
+                .map(Value::to_string)
+                .unwrap_or_default();
+            Usage::new(
+                prompt_estimate,
+                tokens::estimate(&text) + tokens::estimate(&args),
+            )
+        }),
+        Wire::Anthropic => {
+            let (input, output) = anthropic_usage(body.get("usage"));
+            let counted = || {
+                tokens::estimate(&tollgate_providers::openai::content_text(
+                    body.get("content"),
+                ))
+            };
+            Usage::new(
+                input.unwrap_or(prompt_estimate),
+                output.unwrap_or_else(counted),
+            )
         }
     }
 }

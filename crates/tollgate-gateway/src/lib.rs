@@ -1,6 +1,8 @@
-//! Tollgate's data plane, in the order a call takes it: `auth` (key to grant), `models` (the
-//! model table), `charge` (credits reserved, then settled), `chat` (the call itself) and
-//! `record` (the usage record). Errors render in the OpenAI shape (`error`).
+//! Tollgate's data plane, in the order a call takes it: `auth` (key to grant, `cors` for
+//! browsers), `body` (parse), the surface (`chat`, `messages`, `embeddings`), `models` (the
+//! model and its fallbacks), `reservation` and `charge` (credits held, then settled),
+//! `forward` (to the providers), `relay` (a streamed answer), `record` (the usage record).
+//! Errors render in the OpenAI shape (`error`), or Anthropic's on `/v1/messages`.
 
 mod auth;
 mod body;
@@ -13,8 +15,10 @@ mod forward;
 mod messages;
 mod models;
 mod record;
+mod relay;
 mod reservation;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -22,25 +26,59 @@ use axum::http::{Method, Uri};
 use axum::routing::{any, get, post};
 use axum::Router;
 use tollgate_config::Settings;
+use tollgate_providers::dispatch::Upstream;
+use tollgate_providers::http::SetupError;
 use tollgate_store::Store;
 
 pub use error::GatewayError;
 pub use record::{UsageSink, UsageWriter};
+
+/// The configured providers, by name.
+pub struct Upstreams(HashMap<String, Upstream>);
+
+impl Upstreams {
+    /// Every provider of `settings`, keys read from the environment where configured so.
+    pub fn from_settings(settings: &Settings) -> Result<Self, SetupError> {
+        settings
+            .providers
+            .iter()
+            .map(|(name, p)| {
+                Ok((
+                    name.clone(),
+                    Upstream::new(name, p, |v| std::env::var(v).ok())?,
+                ))
+            })
+            .collect::<Result<HashMap<_, _>, _>>()
+            .map(Self)
+    }
+
+    fn get(&self, name: &str) -> Option<&Upstream> {
+        self.0.get(name)
+    }
+}
 
 /// What every data-plane handler shares.
 #[derive(Clone)]
 pub struct GatewayState {
     store: Store,
     models: Arc<models::ModelTable>,
+    upstreams: Arc<Upstreams>,
     keys: Arc<auth::KeyCache>,
     settings: Arc<Settings>,
     usage: UsageSink,
 }
 
 impl GatewayState {
-    /// The data plane over `store`, configured by `settings`, recording usage into `usage`.
-    pub fn new(store: Store, settings: &Settings, usage: UsageSink) -> Self {
+    /// The data plane over `store`, configured by `settings`, calling `upstreams`, recording
+    /// usage into `usage`.
+    pub fn new(
+        store: Store,
+        settings: &Settings,
+        upstreams: Arc<Upstreams>,
+        usage: UsageSink,
+    ) -> Self {
         Self {
+            upstreams,
             keys: Arc::new(auth::KeyCache::new(std::time::Duration::from_secs(
                 settings.gateway.key_cache_seconds,
             ))),

@@ -1,4 +1,7 @@
-//! The model table from the settings, and `GET /v1/models`.
+//! The model table from the settings, each call's chain of candidates (the model asked for,
+//! then its fallbacks that fit the prompt), and `GET /v1/models`.
+
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -11,12 +14,14 @@ use crate::{GatewayError, GatewayState};
 
 /// The models callers may name.
 pub(crate) struct ModelTable {
-    models: Vec<ModelSettings>,
+    models: Vec<Arc<ModelSettings>>,
 }
 
 impl ModelTable {
     pub(crate) fn new(models: Vec<ModelSettings>) -> Self {
-        Self { models }
+        Self {
+            models: models.into_iter().map(Arc::new).collect(),
+        }
     }
 
     /// The model called `name` if it is of `kind`; else an error that says which endpoint
@@ -25,13 +30,13 @@ impl ModelTable {
         &self,
         name: &str,
         kind: ModelKind,
-    ) -> Result<&ModelSettings, GatewayError> {
+    ) -> Result<&Arc<ModelSettings>, GatewayError> {
         let model = self.find(name)?;
         if model.kind == kind {
             return Ok(model);
         }
         let (what, endpoint) = match model.kind {
-            ModelKind::Chat => ("a chat model", "/v1/chat/completions"),
+            ModelKind::Chat => ("a chat model", "/v1/chat/completions or /v1/messages"),
             ModelKind::Embedding => ("an embedding model", "/v1/embeddings"),
         };
         Err(GatewayError::InvalidRequest {
@@ -41,7 +46,7 @@ impl ModelTable {
     }
 
     /// The model called `name`, or an error that lists what exists.
-    pub(crate) fn find(&self, name: &str) -> Result<&ModelSettings, GatewayError> {
+    pub(crate) fn find(&self, name: &str) -> Result<&Arc<ModelSettings>, GatewayError> {
         self.models
             .iter()
             .find(|m| m.name == name)
@@ -54,6 +59,30 @@ impl ModelTable {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+
+    /// The candidates for a call of `model` needing `needed` tokens of context: the model
+    /// itself (refused when too small: the caller named it), then those of its fallbacks whose
+    /// context is large enough.
+    pub(crate) fn chain(
+        &self,
+        model: &Arc<ModelSettings>,
+        needed: u64,
+    ) -> Result<Vec<Arc<ModelSettings>>, GatewayError> {
+        if needed > u64::from(model.context_tokens) {
+            return Err(GatewayError::ContextTooLong {
+                model: model.name.clone(),
+                limit: model.context_tokens,
+                needed,
+            });
+        }
+        let fallbacks = model
+            .fallbacks
+            .iter()
+            .filter_map(|name| self.models.iter().find(|m| &m.name == name))
+            .filter(|m| needed <= u64::from(m.context_tokens))
+            .cloned();
+        Ok(std::iter::once(model.clone()).chain(fallbacks).collect())
     }
 }
 
@@ -77,6 +106,6 @@ fn entry(m: &ModelSettings) -> ModelEntry {
 
 /// `GET /v1/models`: the models this key may use.
 pub(crate) async fn list(State(state): State<GatewayState>, _caller: Caller) -> Json<Value> {
-    let data: Vec<ModelEntry> = state.models.models.iter().map(entry).collect();
+    let data: Vec<ModelEntry> = state.models.models.iter().map(|m| entry(m)).collect();
     Json(json!({ "object": "list", "data": data }))
 }

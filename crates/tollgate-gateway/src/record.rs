@@ -3,15 +3,19 @@
 //! request path never waits on a database write unless the queue is full (backpressure rather
 //! than unbounded memory). The durable on-disk journal comes next.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tollgate_providers::openai::Usage;
 use tollgate_store::keys::KeyGrant;
 use tollgate_store::usage::UsageRecord;
 use tollgate_store::Store;
 use uuid::Uuid;
+
+use crate::GatewayError;
 
 /// Records waiting for the writer at most; past this, calls wait for room.
 const QUEUE: usize = 16_384;
@@ -19,27 +23,51 @@ const QUEUE: usize = 16_384;
 const BATCH: usize = 500;
 
 /// What a call did, as far as usage is concerned.
-pub(crate) struct Outcome<'a> {
+pub(crate) struct Outcome {
     pub request_id: Uuid,
     pub endpoint: &'static str,
-    pub grant: &'a KeyGrant,
-    pub provider: &'a str,
-    pub model: &'a str,
+    pub grant: Arc<KeyGrant>,
+    pub provider: String,
+    pub model: String,
     pub prompt_length: usize,
-    pub prompt_tokens: u32,
-    pub completion_tokens: u32,
+    pub usage: Usage,
     pub cost_micros: i64,
     pub credits_deducted: i64,
-    pub started: std::time::Instant,
+    pub started: Instant,
+    /// When the first attempt went out.
+    pub upstream_started: Option<Instant>,
+    /// When the provider's answer ended.
+    pub upstream_ended: Option<Instant>,
+    pub attempts: u32,
     pub error: Option<&'static str>,
     pub http_status: u16,
     pub streamed: bool,
 }
 
-impl Outcome<'_> {
+impl Outcome {
+    /// The record of a call that failed with `err`.
+    pub(crate) fn failed(mut self, err: &GatewayError, attempts: u32) -> Self {
+        self.error = Some(err.code());
+        self.http_status = err.status().as_u16();
+        self.attempts = attempts;
+        self
+    }
+
+    /// The record of a call whose caller went away before the answer.
+    pub(crate) fn abandoned(mut self) -> Self {
+        self.error = Some(CLIENT_GONE);
+        self.http_status = CLIENT_CLOSED_REQUEST;
+        self
+    }
+
     fn into_record(self) -> UsageRecord {
         let clamp = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-        let latency = i32::try_from(self.started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let ms = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
+        let upstream = self.upstream_started.map(|from| {
+            self.upstream_ended
+                .unwrap_or_else(Instant::now)
+                .saturating_duration_since(from)
+        });
         UsageRecord {
             id: self.request_id,
             tenant_id: self.grant.tenant_id,
@@ -48,17 +76,17 @@ impl Outcome<'_> {
             team_id: self.grant.team_id,
             subject_id: None,
             device_id: None,
-            provider: self.provider.to_string(),
-            model: self.model.to_string(),
+            provider: self.provider,
+            model: self.model,
             endpoint: self.endpoint,
             prompt_length: i32::try_from(self.prompt_length).unwrap_or(i32::MAX),
             pii_detected: false,
-            prompt_tokens: clamp(self.prompt_tokens),
-            completion_tokens: clamp(self.completion_tokens),
+            prompt_tokens: clamp(self.usage.prompt_tokens),
+            completion_tokens: clamp(self.usage.completion_tokens),
             cost_micros: self.cost_micros,
             credits_deducted: self.credits_deducted,
-            latency_ms: Some(latency),
-            upstream_latency_ms: None,
+            latency_ms: Some(ms(self.started.elapsed())),
+            upstream_latency_ms: upstream.map(ms),
             error_type: self.error.map(str::to_string),
             http_status: i16::try_from(self.http_status).ok(),
             streamed: self.streamed,
@@ -67,13 +95,18 @@ impl Outcome<'_> {
     }
 }
 
+/// Error code of a call whose caller left before its end.
+pub(crate) const CLIENT_GONE: &str = "client_disconnected";
+/// The status nginx logs for it: no response reached the caller.
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
 /// Where handlers put usage records.
 #[derive(Clone)]
 pub struct UsageSink(mpsc::Sender<UsageRecord>);
 
 impl UsageSink {
     /// Queues the record of a call; waits only while the queue is full.
-    pub(crate) async fn record(&self, outcome: Outcome<'_>) {
+    pub(crate) async fn record(&self, outcome: Outcome) {
         let record = outcome.into_record();
         let id = record.id;
         if self.0.send(record).await.is_err() {

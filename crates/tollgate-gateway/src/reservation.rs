@@ -83,26 +83,35 @@ impl Drop for Reservation {
     }
 }
 
-/// Holds credits for a call of `model` when the key has a balance: the most the call can cost
-/// under the configured rule. `None` for an unlimited key.
+/// Credits held for a call and what the key had left after they were taken.
+pub(crate) type Held = (Reservation, i64);
+
+/// Holds credits for a call when the key has a balance: the most the call can cost under the
+/// configured rule on the dearest model of its `chain` (any of them may answer). `None` for an
+/// unlimited key.
 pub(crate) async fn hold(
     state: &crate::GatewayState,
     grant: &tollgate_store::keys::KeyGrant,
-    model: &tollgate_config::ModelSettings,
-    prompt_estimate: u32,
-    output_limit: Option<u32>,
-) -> Result<Option<(Reservation, i64)>, GatewayError> {
+    chain: &[std::sync::Arc<tollgate_config::ModelSettings>],
+    prompt: crate::forward::Prompt,
+) -> Result<Option<Held>, GatewayError> {
     if grant.credits_remaining.is_none() {
         return Ok(None);
     }
     let gateway = &state.settings.gateway;
-    let amount = crate::charge::reservation(
-        gateway.credit_rule,
-        gateway.credits_per_request,
-        model,
-        prompt_estimate,
-        output_limit,
-    );
+    let amount = chain
+        .iter()
+        .map(|model| {
+            crate::charge::reservation(
+                gateway.credit_rule,
+                gateway.credits_per_request,
+                model,
+                prompt.estimate,
+                prompt.output_limit,
+            )
+        })
+        .max()
+        .unwrap_or(0);
     Reservation::take(&state.store, grant.tenant_id, grant.key_id, amount)
         .await
         .map(Some)
@@ -111,7 +120,7 @@ pub(crate) async fn hold(
 /// Settles a held reservation for the usage the call had: returns (charged, credits left).
 pub(crate) async fn settle(
     state: &crate::GatewayState,
-    held: Option<(Reservation, i64)>,
+    held: Option<Held>,
     model: &tollgate_config::ModelSettings,
     usage: tollgate_providers::openai::Usage,
 ) -> (i64, Option<i64>) {

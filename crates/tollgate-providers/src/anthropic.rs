@@ -1,13 +1,14 @@
-//! The Anthropic Messages API wire format (`POST /v1/messages`): the request as Tollgate reads
-//! it, and the message and stream events it writes.
+//! The Anthropic Messages API request (`POST /v1/messages`) as Tollgate reads it. Fields it
+//! does not interpret are kept in `extra` and passed through to Anthropic upstreams.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use crate::openai::{ChatRequest, Message};
+use crate::openai::{content_text, Message};
+use crate::tokens;
 
 /// A `POST /v1/messages` body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct MessagesRequest {
     /// The model.
     pub model: String,
@@ -16,12 +17,12 @@ pub struct MessagesRequest {
     /// The conversation (`user` and `assistant` turns).
     pub messages: Vec<Message>,
     /// System prompt: a string or text blocks.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system: Option<Value>,
     /// Stream the answer as events.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<bool>,
-    /// Everything else, passed through.
+    /// Everything else (temperature, tools, tool_choice, stop_sequences, metadata, ...).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -32,159 +33,49 @@ impl MessagesRequest {
         self.stream.unwrap_or(false)
     }
 
-    /// The same conversation as an OpenAI chat request (the system prompt first).
-    pub fn to_chat(&self) -> ChatRequest {
-        let mut messages = Vec::with_capacity(self.messages.len() + 1);
-        if let Some(system) = &self.system {
-            messages.push(Message {
-                role: "system".to_string(),
-                content: Some(system.clone()),
-                extra: Map::new(),
-            });
-        }
-        messages.extend(self.messages.iter().cloned());
-        ChatRequest {
-            model: self.model.clone(),
-            messages,
-            stream: self.stream,
-            stream_options: None,
-            max_tokens: Some(self.max_tokens),
-            max_completion_tokens: None,
-            extra: Map::new(),
-        }
+    /// Estimated input tokens: system prompt, turns, and tool definitions.
+    pub fn prompt_token_estimate(&self) -> u32 {
+        let system = tokens::estimate(&content_text(self.system.as_ref()));
+        let turns: u32 = self
+            .messages
+            .iter()
+            .map(|m| tokens::estimate(&m.text()).saturating_add(4))
+            .sum();
+        let tools = self
+            .extra
+            .get("tools")
+            .map_or(0, |t| tokens::estimate(&t.to_string()));
+        system.saturating_add(turns).saturating_add(tools)
     }
-}
 
-/// Anthropic's name for why generation stopped, from OpenAI's.
-pub fn stop_reason(finish_reason: &str) -> &'static str {
-    match finish_reason {
-        "length" => "max_tokens",
-        "tool_calls" => "tool_use",
-        _ => "end_turn",
+    /// Characters of prompt text, for the usage record (never the text itself).
+    pub fn prompt_length(&self) -> usize {
+        content_text(self.system.as_ref()).chars().count()
+            + self
+                .messages
+                .iter()
+                .map(|m| m.text().chars().count())
+                .sum::<usize>()
     }
-}
-
-/// A whole message.
-pub fn message(
-    id: &str,
-    model: &str,
-    text: &str,
-    stop: &str,
-    input_tokens: u32,
-    output_tokens: u32,
-) -> Value {
-    json!({
-        "id": id,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": stop,
-        "stop_sequence": null,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens}
-    })
-}
-
-/// One named server-sent event.
-#[derive(Clone, Debug, Serialize)]
-pub struct Event {
-    /// The `event:` name.
-    pub name: &'static str,
-    /// The `data:` payload.
-    pub data: Value,
-}
-
-impl Event {
-    /// As SSE text.
-    pub fn to_sse(&self) -> String {
-        format!("event: {}\ndata: {}\n\n", self.name, self.data)
-    }
-}
-
-/// The stream of a message: start, one text block with a delta per piece, the stop reason
-/// with the output tokens, stop.
-pub fn stream_events(
-    id: &str,
-    model: &str,
-    pieces: &[String],
-    stop: &str,
-    input_tokens: u32,
-    output_tokens: u32,
-) -> Vec<Event> {
-    let mut start = message(id, model, "", "", input_tokens, 0);
-    start["content"] = json!([]);
-    start["stop_reason"] = Value::Null;
-    let mut events = vec![
-        Event {
-            name: "message_start",
-            data: json!({"type": "message_start", "message": start}),
-        },
-        Event {
-            name: "content_block_start",
-            data: json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        },
-        Event {
-            name: "ping",
-            data: json!({"type": "ping"}),
-        },
-    ];
-    events.extend(pieces.iter().map(|p| Event {
-        name: "content_block_delta",
-        data: json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}),
-    }));
-    events.push(Event {
-        name: "content_block_stop",
-        data: json!({"type": "content_block_stop", "index": 0}),
-    });
-    events.push(Event {
-        name: "message_delta",
-        data: json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": output_tokens}}),
-    });
-    events.push(Event {
-        name: "message_stop",
-        data: json!({"type": "message_stop"}),
-    });
-    events
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn system_prompt_leads_the_chat_form() {
+    fn reads_blocks_and_keeps_what_it_does_not_interpret() {
         let req: MessagesRequest = serde_json::from_value(json!({
-            "model": "m", "max_tokens": 5, "system": "be brief",
+            "model": "m", "max_tokens": 5, "system": "be brief", "top_k": 3,
             "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
         }))
         .unwrap();
-        let chat = req.to_chat();
-        assert_eq!(chat.messages[0].role, "system");
-        assert_eq!(chat.messages[1].text(), "hi");
-        assert_eq!(chat.output_limit(), Some(5));
-    }
-
-    #[test]
-    fn stream_has_the_event_sequence_of_the_api() {
-        let events = stream_events("msg_1", "m", &["a ".into(), "b".into()], "end_turn", 3, 2);
-        let names: Vec<&str> = events.iter().map(|e| e.name).collect();
-        assert_eq!(
-            names,
-            [
-                "message_start",
-                "content_block_start",
-                "ping",
-                "content_block_delta",
-                "content_block_delta",
-                "content_block_stop",
-                "message_delta",
-                "message_stop"
-            ]
-        );
-        assert_eq!(events[0].data["message"]["usage"]["input_tokens"], 3);
-        assert_eq!(events[6].data["usage"]["output_tokens"], 2);
-        assert!(events[3]
-            .to_sse()
-            .starts_with("event: content_block_delta\ndata: {"));
+        assert_eq!(req.messages[0].text(), "hi");
+        assert_eq!(req.prompt_length(), 10);
+        assert!(req.prompt_token_estimate() >= 6);
+        let back = serde_json::to_value(&req).unwrap();
+        assert_eq!(back["top_k"], 3);
+        assert!(back.get("stream").is_none());
     }
 }

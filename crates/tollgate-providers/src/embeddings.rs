@@ -8,18 +8,21 @@ use crate::openai::Usage;
 use crate::tokens;
 
 /// A `POST /v1/embeddings` body.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct EmbeddingRequest {
     /// The model.
     pub model: String,
     /// A string, a list of strings, a list of token ids, or a list of those.
     pub input: Value,
     /// `float` (default) or `base64`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding_format: Option<String>,
     /// Shorter vectors, if the model allows.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dimensions: Option<u32>,
+    /// Everything else (`user`, ...), passed through.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, Value>,
 }
 
 /// Why the input cannot be embedded.

@@ -53,15 +53,25 @@ pub struct Message {
 impl Message {
     /// The message's text: the string content, or the text parts joined by newlines.
     pub fn text(&self) -> String {
-        match &self.content {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(parts)) => parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            _ => String::new(),
-        }
+        content_text(self.content.as_ref())
+    }
+}
+
+/// The text of a content value of either API: a string, or the `text` of its parts (blocks)
+/// joined by newlines, looking inside nested `content` (Anthropic tool results).
+pub fn content_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| match p.get("text") {
+                Some(Value::String(t)) => Some(t.clone()),
+                _ => p.get("content").map(|c| content_text(Some(c))),
+            })
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
     }
 }
 
@@ -76,12 +86,19 @@ impl ChatRequest {
         self.max_completion_tokens.or(self.max_tokens)
     }
 
-    /// Estimated input tokens: each message's text plus a few tokens of framing.
+    /// Estimated input tokens: each message's text plus a few tokens of framing, and the tool
+    /// definitions.
     pub fn prompt_token_estimate(&self) -> u32 {
-        self.messages
+        let turns: u32 = self
+            .messages
             .iter()
             .map(|m| crate::tokens::estimate(&m.text()).saturating_add(4))
-            .sum()
+            .sum();
+        let tools = self
+            .extra
+            .get("tools")
+            .map_or(0, |t| crate::tokens::estimate(&t.to_string()));
+        turns.saturating_add(tools)
     }
 
     /// Characters of prompt text, for the usage record (never the text itself).
@@ -110,83 +127,6 @@ impl Usage {
             total_tokens: prompt_tokens.saturating_add(completion_tokens),
         }
     }
-}
-
-/// A whole (non-streamed) answer.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct ChatCompletion {
-    /// `chatcmpl-...`.
-    pub id: String,
-    /// Always `chat.completion`.
-    pub object: String,
-    /// Unix seconds.
-    pub created: i64,
-    /// The model that answered.
-    pub model: String,
-    /// The answers (one).
-    pub choices: Vec<Choice>,
-    /// Token counts.
-    pub usage: Usage,
-}
-
-/// One answer.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct Choice {
-    /// Position.
-    pub index: u32,
-    /// The assistant's message.
-    pub message: AnswerMessage,
-    /// `stop`, `length`, `tool_calls`.
-    pub finish_reason: String,
-}
-
-/// The assistant's message in an answer.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct AnswerMessage {
-    /// Always `assistant`.
-    pub role: String,
-    /// The text.
-    pub content: String,
-}
-
-/// One event of a streamed answer.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct ChatChunk {
-    /// The same for every chunk of a call.
-    pub id: String,
-    /// Always `chat.completion.chunk`.
-    pub object: String,
-    /// Unix seconds.
-    pub created: i64,
-    /// The model.
-    pub model: String,
-    /// Deltas (none in the final usage-only chunk).
-    pub choices: Vec<ChunkChoice>,
-    /// Present only in the final chunk when usage was asked for (`null` otherwise).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<Usage>,
-}
-
-/// A delta of a streamed answer.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct ChunkChoice {
-    /// Position.
-    pub index: u32,
-    /// What is new.
-    pub delta: Delta,
-    /// Set on the last delta.
-    pub finish_reason: Option<String>,
-}
-
-/// New text (and, first, the role).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-pub struct Delta {
-    /// `assistant`, in the first chunk only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
-    /// The next piece of text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
 }
 
 /// `GET /v1/models` entry.

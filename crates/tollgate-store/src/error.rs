@@ -55,3 +55,34 @@ impl From<sqlx::Error> for StoreError {
         StoreError::Database(err)
     }
 }
+
+impl StoreError {
+    /// Whether the database could not be reached (down, restarting, pool exhausted, SQLite
+    /// locked by another process) rather than refusing what was asked: worth retrying later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Database(err) => match err {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => {
+                    // PostgreSQL: connection exceptions (08), shutting down (57P01-57P03),
+                    // too many connections (53300); SQLite: busy (5) or locked (6).
+                    let code = db.code().unwrap_or_default();
+                    code.starts_with("08")
+                        || code.starts_with("57P")
+                        || code == "53300"
+                        || code == "5"
+                        || code == "6"
+                        || db.message().contains("database is locked")
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}

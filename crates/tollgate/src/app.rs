@@ -1,5 +1,6 @@
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum_server::accept::NoDelayAcceptor;
@@ -7,6 +8,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use tokio::net::TcpListener;
 use tollgate_config::Settings;
+use tollgate_gateway::Upstreams;
 use tollgate_store::{Store, StoreError};
 
 use crate::{http, tls};
@@ -25,6 +27,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// A provider cannot be set up (bad header, HTTP client).
+    #[error(transparent)]
+    Provider(#[from] tollgate_providers::http::SetupError),
     /// The certificate or key cannot be loaded.
     #[error("cannot load the TLS certificate {cert} and key {key}: {source}; check server.tls.cert_file and server.tls.key_file")]
     Tls {
@@ -42,6 +47,7 @@ pub struct Application {
     listener: TcpListener,
     store: Store,
     settings: Settings,
+    upstreams: Arc<Upstreams>,
     tls: Option<RustlsConfig>,
 }
 
@@ -66,6 +72,7 @@ impl Application {
                 tracing::info!(applied = ?report.applied, "applied migrations");
             }
         }
+        let upstreams = Arc::new(Upstreams::from_settings(&settings)?);
         let tls_settings = &settings.server.tls;
         let tls = if tls_settings.enabled() {
             let config =
@@ -88,6 +95,7 @@ impl Application {
             listener,
             store,
             settings,
+            upstreams,
             tls,
         })
     }
@@ -121,7 +129,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
         let (usage, usage_writer) = tollgate_gateway::UsageWriter::start(self.store.clone());
-        let service = http::router(self.store.clone(), &self.settings, usage)
+        let service = http::router(self.store.clone(), &self.settings, self.upstreams, usage)
             .into_make_service_with_connect_info::<SocketAddr>();
         let handle: Handle<SocketAddr> = Handle::new();
         let stopper = handle.clone();

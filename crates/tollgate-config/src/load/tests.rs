@@ -188,3 +188,85 @@ fn cookies_are_secure_exactly_when_clients_use_https() {
     s.server.external_url = "https://gate.example.com".into();
     assert!(s.server.secure_cookies());
 }
+
+#[test]
+fn providers_come_from_the_file_with_keys_from_the_environment() {
+    let f = file(
+        r#"
+[providers.openai]
+base_url = "http://127.0.0.1:11434/v1/"
+api_key_env = "MY_OPENAI_KEY"
+
+[providers.claude]
+kind = "anthropic"
+
+[[models]]
+name = "small"
+provider = "openai"
+upstream_model = "llama3"
+input_micros_per_mtok = 1
+output_micros_per_mtok = 2
+context_tokens = 8192
+fallbacks = ["big"]
+
+[[models]]
+name = "big"
+provider = "claude"
+upstream_model = "claude-sonnet-4-5"
+input_micros_per_mtok = 3000000
+output_micros_per_mtok = 15000000
+context_tokens = 200000
+"#,
+    );
+    let src = ConfigSource::Required(f.path().to_path_buf());
+    let s = load(
+        &src,
+        env(&[("TOLLGATE_PROVIDERS__CLAUDE__API_KEY", "sk-ant-secret-123")]),
+    )
+    .unwrap();
+    let openai = &s.providers["openai"];
+    assert_eq!(openai.kind, crate::ProviderKind::Openai);
+    assert_eq!(openai.endpoint(), "http://127.0.0.1:11434/v1");
+    assert_eq!(
+        openai.resolve_key(|v| (v == "MY_OPENAI_KEY").then(|| "sk-from-env".to_string())),
+        Some("sk-from-env".to_string())
+    );
+    let claude = &s.providers["claude"];
+    assert_eq!(claude.endpoint(), "https://api.anthropic.com");
+    assert_eq!(
+        claude.resolve_key(|_| None).as_deref(),
+        Some("sk-ant-secret-123")
+    );
+    assert!(s.providers.contains_key("mock"), "the mock stays available");
+
+    let shown = s.to_masked_toml();
+    assert!(!shown.contains("sk-ant-secret-123"), "{shown}");
+    assert!(!format!("{s:?}").contains("sk-ant-secret-123"));
+}
+
+#[test]
+fn models_must_name_a_configured_provider_of_the_right_kind() {
+    let model = |provider: &str, kind: &str| {
+        format!(
+            "[providers.claude]\nkind = \"anthropic\"\n[[models]]\nname = \"m\"\nprovider = \"{provider}\"\nupstream_model = \"u\"\ninput_micros_per_mtok = 0\noutput_micros_per_mtok = 0\ncontext_tokens = 10\nkind = \"{kind}\"\ndimensions = 8\n"
+        )
+    };
+    let err_of = |text: String| {
+        let f = file(&text);
+        load(&ConfigSource::Required(f.path().to_path_buf()), env(&[]))
+            .unwrap_err()
+            .to_string()
+    };
+    let err = err_of(model("nowhere", "chat"));
+    assert!(
+        err.contains("provider `nowhere` is not configured"),
+        "{err}"
+    );
+    assert!(err.contains("claude, mock"), "{err}");
+    let err = err_of(model("claude", "embedding"));
+    assert!(err.contains("Anthropic serves no embeddings"), "{err}");
+
+    let f = file("[providers.bad]\nbase_url = \"ftp://x\"\n");
+    let err = load(&ConfigSource::Required(f.path().to_path_buf()), env(&[])).unwrap_err();
+    assert!(err.to_string().contains("providers.bad.base_url"), "{err}");
+}

@@ -24,6 +24,7 @@ pub(crate) struct AppState {
 pub(crate) fn router(
     store: Store,
     settings: &Settings,
+    upstreams: Arc<tollgate_gateway::Upstreams>,
     usage: tollgate_gateway::UsageSink,
 ) -> Router {
     let server = &settings.server;
@@ -37,6 +38,7 @@ pub(crate) fn router(
     let gateway = tollgate_gateway::router(tollgate_gateway::GatewayState::new(
         store.clone(),
         settings,
+        upstreams,
         usage,
     ));
     let state = AppState {

@@ -168,7 +168,12 @@ async fn streams_with_usage_last_when_asked(db: TestDb) {
         assert_eq!(r.status(), 200);
         assert_eq!(r.headers()["content-type"], "text/event-stream");
         let text = r.text().await.unwrap();
-        let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+        // A comment before the end tells curl users the cost; SSE clients skip it.
+        assert!(text.contains("\n\n: tollgate cost_micros="), "{text}");
+        let events: Vec<&str> = text
+            .split("\n\n")
+            .filter(|e| !e.is_empty() && !e.starts_with(':'))
+            .collect();
         assert_eq!(*events.last().unwrap(), "data: [DONE]");
         let chunks: Vec<Value> = events[..events.len() - 1]
             .iter()
@@ -415,7 +420,7 @@ async fn refuses_impossible_requests_in_the_openai_shape(db: TestDb) {
 
 async fn a_client_that_goes_away_gets_its_credits_back(db: TestDb) {
     let mut settings = db.settings();
-    settings.providers.mock.latency_ms = 2_000;
+    settings.providers.get_mut("mock").unwrap().latency_ms = 2_000;
     let app = TestApp::spawn_with(settings).await;
     let (_, key_id, secret) = key_with(&app.store, Some(50_000_000)).await;
     let impatient = reqwest::Client::builder()

@@ -1,0 +1,200 @@
+//! A streamed answer relayed to the caller as it arrives. Each upstream read becomes one
+//! write to the caller (however many events it held); the meter names the model, counts
+//! tokens and holds back the end. At the end the call is settled and recorded first, then the
+//! closing events go out, so a caller that saw the end of its stream has its usage record. A
+//! caller that leaves early cancels the upstream call (its connection is dropped) and is
+//! charged and recorded for what was produced until then.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde_json::json;
+use tollgate_config::ModelSettings;
+use tollgate_providers::openai::Usage;
+use tollgate_providers::stream::{Outgoing, StreamContext, StreamMeter, Wire};
+use tollgate_providers::upstream::Events;
+
+use crate::record::{Outcome, CLIENT_GONE};
+use crate::reservation::{self, Held};
+use crate::{charge, GatewayState};
+
+/// What is left to do once the answer's usage is known.
+pub(crate) struct Finish {
+    pub state: GatewayState,
+    pub held: Option<Held>,
+    pub model: Arc<ModelSettings>,
+    pub outcome: Outcome,
+}
+
+/// A settled call.
+pub(crate) struct Settled {
+    /// Its cost in micro-units.
+    pub cost: i64,
+    /// Credits left on the key, when it has a balance.
+    pub remaining: Option<i64>,
+}
+
+impl Finish {
+    /// Settles the held credits for `usage` and records the call.
+    pub(crate) async fn complete(self, usage: Usage, error: Option<&'static str>) -> Settled {
+        let Finish {
+            state,
+            held,
+            model,
+            mut outcome,
+        } = self;
+        let cost = charge::cost(&model, usage.prompt_tokens, usage.completion_tokens);
+        let (charged, remaining) = reservation::settle(&state, held, &model, usage).await;
+        outcome.usage = usage;
+        outcome.cost_micros = cost;
+        outcome.credits_deducted = charged;
+        outcome.upstream_ended = Some(std::time::Instant::now());
+        outcome.error = error;
+        state.usage.record(outcome).await;
+        Settled { cost, remaining }
+    }
+}
+
+/// Tells the caller what the call cost and what is left.
+pub(crate) fn usage_headers(headers: &mut HeaderMap, cost: i64, remaining: Option<i64>) {
+    headers.insert("x-tollgate-cost-micros", HeaderValue::from(cost));
+    if let Some(left) = remaining.filter(|l| *l != i64::MAX) {
+        headers.insert("x-tollgate-credits-remaining", HeaderValue::from(left));
+    }
+}
+
+struct Relay {
+    events: Events,
+    meter: StreamMeter,
+    wire: Wire,
+    finish: Option<Finish>,
+    prompt_estimate: u32,
+    out: Vec<u8>,
+    over: bool,
+}
+
+/// The streamed response for `events`.
+pub(crate) fn respond(
+    finish: Finish,
+    events: Events,
+    ctx: StreamContext,
+    prompt_estimate: u32,
+) -> Response {
+    let model = HeaderValue::from_str(&ctx.model).ok();
+    let attempts = finish.outcome.attempts;
+    let relay = Relay {
+        events,
+        wire: ctx.wire,
+        meter: StreamMeter::new(ctx),
+        finish: Some(finish),
+        prompt_estimate,
+        out: Vec::new(),
+        over: false,
+    };
+    let body = futures_util::stream::unfold(relay, |mut relay| async move {
+        let bytes = relay.next().await?;
+        Some((Ok::<_, Infallible>(bytes), relay))
+    });
+    let mut response = (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    // Proxies such as nginx must not hold the events back.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    if let Some(model) = model {
+        headers.insert("x-tollgate-model", model);
+    }
+    headers.insert("x-tollgate-attempts", HeaderValue::from(attempts));
+    response
+}
+
+impl Relay {
+    /// The next write to the caller, or `None` after the last.
+    async fn next(&mut self) -> Option<Bytes> {
+        while self.out.is_empty() {
+            if self.over {
+                return None;
+            }
+            match self.events.next().await {
+                Some(Ok(event)) => {
+                    for e in self.meter.pass(event) {
+                        self.push(&e);
+                    }
+                    if self.meter.ended() {
+                        self.end(None).await;
+                    }
+                }
+                Some(Err(failure)) => {
+                    tracing::warn!(%failure, "the provider's stream broke off");
+                    let message = format!("{failure}; the answer is incomplete");
+                    let error = match self.wire {
+                        Wire::OpenAi => {
+                            json!({"error": {"message": message, "type": "api_error", "param": null, "code": "upstream_stream_broken"}})
+                        }
+                        Wire::Anthropic => {
+                            json!({"type": "error", "error": {"type": "api_error", "message": message}})
+                        }
+                    };
+                    for e in self.meter.pass(Outgoing::Json(error)) {
+                        self.push(&e);
+                    }
+                    self.end(Some("upstream_stream_broken")).await;
+                }
+                None => self.end(None).await,
+            }
+        }
+        Some(Bytes::from(std::mem::take(&mut self.out)))
+    }
+
+    fn push(&mut self, event: &Outgoing) {
+        self.out
+            .extend_from_slice(event.encode(self.wire).as_bytes());
+    }
+
+    /// Settles and records, then queues the closing events.
+    async fn end(&mut self, error: Option<&'static str>) {
+        self.over = true;
+        let error = error.or(self.meter.error().map(|_| "upstream_stream_error"));
+        let usage = self.meter.usage(self.prompt_estimate);
+        if let Some(finish) = self.finish.take() {
+            let settled = finish.complete(usage, error).await;
+            // An SSE comment: every client ignores it, and curl users see the cost.
+            let mut note = format!(": tollgate cost_micros={}", settled.cost);
+            if let Some(left) = settled.remaining.filter(|l| *l != i64::MAX) {
+                note.push_str(&format!(" credits_remaining={left}"));
+            }
+            note.push_str("\n\n");
+            self.out.extend_from_slice(note.as_bytes());
+        }
+        for e in self.meter.closing(usage) {
+            self.push(&e);
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        // The caller left before the end: charge and record what was produced.
+        let Some(finish) = self.finish.take() else {
+            return;
+        };
+        let usage = self.meter.usage(self.prompt_estimate);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let mut finish = finish;
+                finish.outcome.http_status = 200;
+                finish.complete(usage, Some(CLIENT_GONE)).await;
+            });
+        }
+    }
+}
