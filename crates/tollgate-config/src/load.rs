@@ -9,7 +9,7 @@ use crate::{ConfigError, Settings};
 pub const ENV_PREFIX: &str = "TOLLGATE_";
 
 /// Variables with the prefix that are not settings (the CLI reads them itself).
-const NOT_SETTINGS: &[&str] = &["TOLLGATE_CONFIG"];
+const NOT_SETTINGS: &[&str] = &["TOLLGATE_CONFIG", "TOLLGATE_MOCK_API_KEY"];
 
 /// Variables of the test kit and benchmarks, never settings.
 const TEST_PREFIX: &str = "TOLLGATE_TEST_";

@@ -46,7 +46,7 @@ pub(crate) async fn cors(request: Request, next: Next) -> Response {
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static(
-            "x-request-id, x-tollgate-cost-micros, x-tollgate-credits-remaining",
+            "x-request-id, x-tollgate-cost-micros, x-tollgate-credits-remaining, x-tollgate-model, x-tollgate-attempts, retry-after",
         ),
     );
     h.append(header::VARY, HeaderValue::from_static("Origin"));

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::openai::Usage;
 use crate::sse::{self, Decoder, SseEvent};
 use crate::tokens;
-use crate::translate::response::{anthropic_usage, openai_usage, usage_json};
+use crate::translate::response::{anthropic_usage, openai_counts, usage_json};
 use crate::translate::stream::{ChatToMessages, MessagesToChat};
 
 /// An API shape: the OpenAI chat API or Anthropic's Messages API.
@@ -110,6 +110,15 @@ impl Converter {
             obj.entry("type").or_insert_with(|| json!(name));
         }
         self.value(value)
+    }
+
+    /// Announces `input` tokens at the start of a translated Anthropic stream, as Anthropic
+    /// itself does (for an in-process provider that knows them up front).
+    pub fn with_input_tokens(mut self, input: u32) -> Self {
+        if let Conversion::ChatToMessages(_) = self.conversion {
+            self.conversion = Conversion::ChatToMessages(ChatToMessages::with_input_tokens(input));
+        }
+        self
     }
 
     /// The upstream's end marker (`[DONE]`).
@@ -216,10 +225,9 @@ impl StreamMeter {
     }
 
     fn openai(&mut self, chunk: &mut Value) -> bool {
-        if let Some(u) = openai_usage(chunk.get("usage")) {
-            self.upstream_input = Some(u.prompt_tokens);
-            self.upstream_output = Some(u.completion_tokens);
-        }
+        let (input, output) = openai_counts(chunk.get("usage"));
+        self.upstream_input = input.or(self.upstream_input);
+        self.upstream_output = output.or(self.upstream_output);
         let Some(obj) = chunk.as_object_mut() else {
             return false;
         };

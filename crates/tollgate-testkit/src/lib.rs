@@ -247,3 +247,47 @@ impl TestApp {
         }
     }
 }
+
+/// The mock provider on its own port, exactly as `tollgate mock-provider` serves it: the
+/// upstream of tests that go through the real HTTP adapters.
+pub struct MockUpstream {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// What it saw.
+    pub stats: std::sync::Arc<MockStats>,
+    task: JoinHandle<()>,
+}
+
+pub use tollgate::mock_server::{MockServerConfig, MockStats};
+
+impl MockUpstream {
+    /// Starts it on `127.0.0.1:0`.
+    pub async fn spawn(config: MockServerConfig) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port for the mock provider");
+        let addr = listener.local_addr().expect("the mock provider's address");
+        let stats = std::sync::Arc::new(MockStats::default());
+        let app = tollgate::mock_server::router(config, stats.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, stats, task }
+    }
+
+    /// Its base URL for OpenAI-compatible settings (`http://addr/v1`).
+    pub fn openai_base(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Its base URL for Anthropic settings (`http://addr`).
+    pub fn anthropic_base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -6,6 +6,7 @@
 mod app;
 pub mod cli;
 mod http;
+pub mod mock_server;
 mod shutdown;
 pub mod telemetry;
 mod tls;

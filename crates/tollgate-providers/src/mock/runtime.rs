@@ -93,7 +93,8 @@ impl MockProvider {
         if let Some(n) = cut {
             events.truncate(n);
         }
-        let mut converter = Converter::new(Wire::OpenAi, wire, call.created);
+        let mut converter = Converter::new(Wire::OpenAi, wire, call.created)
+            .with_input_tokens(answer.usage.prompt_tokens);
         let mut out: Vec<Outgoing> = events
             .into_iter()
             .flat_map(|e| converter.value(e))

@@ -28,18 +28,23 @@ pub fn stop_reason(finish_reason: &str) -> &'static str {
 
 /// Token counts of an OpenAI `usage` object; `None` when it has none.
 pub fn openai_usage(usage: Option<&Value>) -> Option<Usage> {
-    let u = usage.filter(|u| u.is_object())?;
+    match openai_counts(usage) {
+        (None, None) => None,
+        (prompt, completion) => Some(Usage::new(prompt.unwrap_or(0), completion.unwrap_or(0))),
+    }
+}
+
+/// Input and output tokens of an OpenAI `usage` object, each when present.
+pub fn openai_counts(usage: Option<&Value>) -> (Option<u32>, Option<u32>) {
+    let Some(u) = usage.filter(|u| u.is_object()) else {
+        return (None, None);
+    };
     let n = |k: &str| {
         u.get(k)
             .and_then(Value::as_u64)
             .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
     };
-    let prompt = n("prompt_tokens");
-    let completion = n("completion_tokens");
-    if prompt.is_none() && completion.is_none() {
-        return None;
-    }
-    Some(Usage::new(prompt.unwrap_or(0), completion.unwrap_or(0)))
+    (n("prompt_tokens"), n("completion_tokens"))
 }
 
 /// Input tokens of an Anthropic `usage` object, cache reads and writes included (they are

@@ -36,6 +36,8 @@ pub struct ChatToMessages {
     tool_blocks: HashMap<u64, u32>,
     finish: Option<String>,
     usage: Option<Usage>,
+    /// Input tokens to announce in `message_start`, when known before the stream.
+    input: Option<u32>,
     ended: bool,
 }
 
@@ -43,6 +45,14 @@ impl ChatToMessages {
     /// A translator at the start of a stream.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A translator that announces `input` tokens in `message_start`, as Anthropic does.
+    pub fn with_input_tokens(input: u32) -> Self {
+        Self {
+            input: Some(input),
+            ..Self::default()
+        }
     }
 
     /// The events for one chunk.
@@ -150,7 +160,7 @@ impl ChatToMessages {
             "id": id, "type": "message", "role": "assistant",
             "model": chunk.get("model").cloned().unwrap_or(Value::Null),
             "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": 0, "output_tokens": 0}
+            "usage": {"input_tokens": self.input.unwrap_or(0), "output_tokens": 0}
         }}));
     }
 
@@ -296,11 +306,18 @@ impl MessagesToChat {
         if !self.finished {
             out.push(self.chunk(json!({}), Some("stop")));
         }
-        if self.input.is_some() || self.output.is_some() {
-            let usage = Usage::new(self.input.unwrap_or(0), self.output.unwrap_or(0));
+        // Only the counts Anthropic gave: a stream cut before `message_delta` has no output
+        // count, and the meter counts the output itself.
+        let usage = match (self.input, self.output) {
+            (None, None) => None,
+            (Some(i), Some(o)) => Some(usage_json(Usage::new(i, o))),
+            (Some(i), None) => Some(json!({"prompt_tokens": i})),
+            (None, Some(o)) => Some(json!({"completion_tokens": o})),
+        };
+        if let Some(usage) = usage {
             let mut last = self.base();
             last["choices"] = json!([]);
-            last["usage"] = usage_json(usage);
+            last["usage"] = usage;
             out.push(Outgoing::Json(last));
         }
         out.push(Outgoing::Done);

@@ -23,6 +23,7 @@ mod demo;
 mod erase;
 mod keys;
 mod migrate;
+mod mock_provider;
 mod serve;
 
 use std::path::PathBuf;
@@ -81,6 +82,9 @@ enum Command {
     /// Create, list, revoke and top up gateway keys (until the admin API exists).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Serve the mock provider over HTTP (OpenAI and Anthropic APIs on one port): the
+    /// upstream for trying real provider settings, adapter tests and load benchmarks.
+    MockProvider(mock_provider::MockProviderArgs),
     /// Permanently erase a tenant or app with all its data, usage and audit rows included
     /// (data-protection requests). Retiring is `is_active = false`; this is for erasure only.
     #[command(subcommand)]
@@ -150,6 +154,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Tenants(cmd) => keys::run_tenants(cmd, settings).await,
         Command::Apps(cmd) => keys::run_apps(cmd, settings).await,
         Command::Keys(cmd) => keys::run_keys(cmd, settings).await,
+        Command::MockProvider(args) => mock_provider::run(args).await,
     }
 }
 

@@ -5,11 +5,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tollgate_config::CreditRule;
 use tollgate_domain::key::{issue, KeyKind};
-use tollgate_store::keys::NewKey;
-use tollgate_store::tenants::{NewApp, NewTenant};
-use tollgate_store::{Scope, Store};
 use tollgate_testkit::{backend_tests, TestApp, TestDb};
-use uuid::Uuid;
+
+use crate::fixtures::{chat, key_with, usage_row};
 
 backend_tests!(
     answers_a_chat_completion_and_records_usage,
@@ -24,68 +22,6 @@ backend_tests!(
     embeds_as_floats_or_base64,
     speaks_the_anthropic_messages_api,
 );
-
-/// A tenant, an app and a gateway key with `credits`; returns (tenant, key id, secret).
-async fn key_with(store: &Store, credits: Option<i64>) -> (Uuid, Uuid, String) {
-    let (tenant, app, key_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-    let issued = issue(KeyKind::Gateway, &mut rand::thread_rng());
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
-    tx.insert_tenant(&NewTenant {
-        id: tenant,
-        name: "T".into(),
-        email: format!("{tenant}@example.com"),
-    })
-    .await
-    .unwrap();
-    tx.insert_app(&NewApp {
-        id: app,
-        tenant_id: tenant,
-        name: "A".into(),
-        allowed_origins: vec!["https://app.example.com".into()],
-    })
-    .await
-    .unwrap();
-    tx.insert_key(&NewKey {
-        id: key_id,
-        tenant_id: tenant,
-        kind: KeyKind::Gateway,
-        app_id: Some(app),
-        user_id: None,
-        team_id: None,
-        name: "test key".into(),
-        issued: &issued,
-        scopes: vec![],
-        credits,
-    })
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    (tenant, key_id, issued.secret)
-}
-
-fn chat(model: &str, text: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": text}]})
-}
-
-async fn usage_row(store: &Store, id: &str) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let rows = store
-            .strings_raw(&format!(
-                "SELECT model || '|' || CAST(prompt_tokens AS TEXT) || '|' || CAST(completion_tokens AS TEXT) || '|' || response_status || '|' || CAST(cost_micros AS TEXT)
-                 FROM usage_logs WHERE CAST(id AS TEXT) = '{id}'"
-            ))
-            .await
-            .unwrap();
-        if let Some(row) = rows.into_iter().next() {
-            return Some(row);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 async fn answers_a_chat_completion_and_records_usage(db: TestDb) {
     let app = TestApp::spawn(&db).await;

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod fixtures;
 mod gateway;
 mod server;
 mod tls;
+mod upstreams;
