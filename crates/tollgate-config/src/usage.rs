@@ -26,6 +26,9 @@ pub struct UsageSettings {
     pub segment_bytes: u64,
     /// Records written to the database per transaction at most.
     pub batch_records: usize,
+    /// How long records may wait in the journal to share a transaction, in milliseconds: a
+    /// batch is written when it is full or its oldest record is this old.
+    pub flush_interval_ms: u64,
 }
 
 impl Default for UsageSettings {
@@ -36,6 +39,7 @@ impl Default for UsageSettings {
             sync_interval_ms: 10,
             segment_bytes: 4 * 1024 * 1024,
             batch_records: 1_000,
+            flush_interval_ms: 200,
         }
     }
 }
@@ -48,6 +52,9 @@ impl UsageSettings {
         }
         if self.sync_interval_ms == 0 {
             return Err(("usage.sync_interval_ms", "must be at least 1".to_string()));
+        }
+        if self.flush_interval_ms == 0 {
+            return Err(("usage.flush_interval_ms", "must be at least 1".to_string()));
         }
         if self.segment_bytes < 64 * 1024 {
             return Err(("usage.segment_bytes", "must be at least 65536".to_string()));

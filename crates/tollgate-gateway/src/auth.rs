@@ -56,6 +56,11 @@ impl KeyCache {
             Err(err) => match stale {
                 Some(grant) => {
                     tracing::warn!(%err, "key lookup failed; serving the cached grant");
+                    // Trusted for another period, so calls do not each wait on a database
+                    // that is away.
+                    if let Ok(mut entries) = self.entries.write() {
+                        entries.insert(hash.to_string(), (Instant::now(), grant.clone()));
+                    }
                     return Ok(grant);
                 }
                 None => return Err(GatewayError::StoreUnavailable(err.to_string())),

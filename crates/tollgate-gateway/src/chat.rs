@@ -11,6 +11,7 @@ use tollgate_config::ModelKind;
 use tollgate_domain::id::RequestId;
 use tollgate_providers::openai::ChatRequest;
 use tollgate_providers::upstream::CallBody;
+use tollgate_store::usage::Endpoint;
 
 use crate::auth::Caller;
 use crate::forward::{Exchange, Prompt};
@@ -24,7 +25,7 @@ pub(crate) async fn chat_completions(
 ) -> Result<Response, GatewayError> {
     let exchange = Exchange {
         request_id: request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0),
-        endpoint: "chat",
+        endpoint: Endpoint::Chat,
         grant,
         started: Instant::now(),
         state,

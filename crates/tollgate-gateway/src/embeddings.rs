@@ -13,6 +13,7 @@ use tollgate_domain::id::RequestId;
 use tollgate_providers::embeddings::EmbeddingRequest;
 use tollgate_providers::tokens;
 use tollgate_providers::upstream::CallBody;
+use tollgate_store::usage::Endpoint;
 
 use crate::auth::Caller;
 use crate::forward::{Exchange, Prompt};
@@ -26,7 +27,7 @@ pub(crate) async fn embeddings(
 ) -> Result<Response, GatewayError> {
     let exchange = Exchange {
         request_id: request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0),
-        endpoint: "embeddings",
+        endpoint: Endpoint::Embeddings,
         grant,
         started: Instant::now(),
         state,

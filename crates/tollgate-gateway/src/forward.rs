@@ -18,6 +18,7 @@ use tollgate_providers::tokens;
 use tollgate_providers::translate::response::{anthropic_usage, openai_usage};
 use tollgate_providers::upstream::{Answer, CallBody};
 use tollgate_store::keys::KeyGrant;
+use tollgate_store::usage::Endpoint;
 use uuid::Uuid;
 
 use crate::record::Outcome;
@@ -30,7 +31,7 @@ use crate::{GatewayError, GatewayState};
 pub(crate) struct Exchange {
     pub state: GatewayState,
     pub request_id: Uuid,
-    pub endpoint: &'static str,
+    pub endpoint: Endpoint,
     pub grant: Arc<KeyGrant>,
     pub started: Instant,
 }

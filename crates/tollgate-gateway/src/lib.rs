@@ -31,7 +31,8 @@ use tollgate_providers::http::SetupError;
 use tollgate_store::Store;
 
 pub use error::GatewayError;
-pub use record::{UsageSink, UsageWriter};
+pub use record::{UsageJournal, UsageSink, UsageWriter};
+pub use tollgate_journal::JournalError;
 
 /// The configured providers, by name.
 pub struct Upstreams(HashMap<String, Upstream>);

@@ -14,6 +14,7 @@ use tollgate_config::ModelKind;
 use tollgate_domain::id::RequestId;
 use tollgate_providers::anthropic::MessagesRequest;
 use tollgate_providers::upstream::CallBody;
+use tollgate_store::usage::Endpoint;
 
 use crate::auth::Caller;
 use crate::forward::{Exchange, Prompt};
@@ -66,7 +67,7 @@ pub(crate) async fn messages(
     let Caller(grant) = caller?;
     let exchange = Exchange {
         request_id: request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0),
-        endpoint: "messages",
+        endpoint: Endpoint::Messages,
         grant,
         started: Instant::now(),
         state,

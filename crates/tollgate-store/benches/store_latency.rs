@@ -115,7 +115,7 @@ fn usage(org: &Org, i: usize) -> UsageRecord {
         device_id: None,
         provider: "anthropic".into(),
         model: "claude-3-5-sonnet".into(),
-        endpoint: "chat",
+        endpoint: tollgate_store::usage::Endpoint::Chat,
         prompt_length: 180,
         pii_detected: i % 5 == 0,
         prompt_tokens: 120,

@@ -184,7 +184,7 @@ impl Store {
                 device_id: None,
                 provider: r.provider.to_string(),
                 model: r.model.to_string(),
-                endpoint: "chat",
+                endpoint: crate::usage::Endpoint::Chat,
                 prompt_length: r.prompt_length,
                 pii_detected: r.pii_detected,
                 prompt_tokens: r.prompt_tokens,

@@ -191,7 +191,7 @@ mod tests {
             device_id: None,
             provider: "mock".into(),
             model: model.into(),
-            endpoint: "chat",
+            endpoint: crate::usage::Endpoint::Chat,
             prompt_length: 1,
             pii_detected: error,
             prompt_tokens: 10,

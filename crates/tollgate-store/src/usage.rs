@@ -14,8 +14,34 @@ use crate::backend::{on_tx, Tx};
 use crate::sql::{DbId, DbTime};
 use crate::{Backend, Scope, Store, StoreError};
 
+/// The API a call came through (the `endpoint` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    /// `/v1/chat/completions`.
+    Chat,
+    /// `/v1/messages`.
+    Messages,
+    /// `/v1/embeddings`.
+    Embeddings,
+    /// Reported by a device.
+    Device,
+}
+
+impl Endpoint {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat",
+            Endpoint::Messages => "messages",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Device => "device",
+        }
+    }
+}
+
 /// One usage record.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UsageRecord {
     /// The request id the caller saw (`x-request-id`, UUID v7): unique, and the row's id.
     pub id: Uuid,
@@ -35,8 +61,8 @@ pub struct UsageRecord {
     pub provider: String,
     /// Model name.
     pub model: String,
-    /// `chat`, `messages`, `embeddings` or `device`.
-    pub endpoint: &'static str,
+    /// The API the call came through.
+    pub endpoint: Endpoint,
     /// Characters in the prompt.
     pub prompt_length: i32,
     /// Whether personal data was found in the prompt.
@@ -152,7 +178,7 @@ impl Tx {
                         .push_bind(r.device_id.map(DbId))
                         .push_bind(&r.provider)
                         .push_bind(&r.model)
-                        .push_bind(r.endpoint)
+                        .push_bind(r.endpoint.as_str())
                         .push_bind(r.prompt_length)
                         .push_bind(r.pii_detected)
                         .push_bind(r.prompt_tokens)

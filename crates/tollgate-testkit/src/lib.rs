@@ -56,7 +56,7 @@ pub struct TestDb {
     pub url: String,
     /// Which backend.
     pub backend: Backend,
-    dir: Option<tempfile::TempDir>,
+    dir: tempfile::TempDir,
     pg_name: Option<String>,
 }
 
@@ -89,7 +89,7 @@ impl TestDb {
                 Some(Self {
                     url,
                     backend,
-                    dir: Some(dir),
+                    dir,
                     pg_name: None,
                 })
             }
@@ -120,17 +120,19 @@ impl TestDb {
                 Some(Self {
                     url: owner_url(&admin, &name),
                     backend,
-                    dir: None,
+                    dir: tempfile::tempdir().expect("a temporary directory"),
                     pg_name: Some(name),
                 })
             }
         }
     }
 
-    /// Settings pointing at this database and at port 0, with everything else default.
+    /// Settings pointing at this database, at port 0 and at a usage journal of its own, with
+    /// everything else default.
     pub fn settings(&self) -> Settings {
         let mut s = Settings::default();
         s.database.url = self.url.clone();
+        s.usage.journal_dir = self.dir.path().join("journal").display().to_string();
         s.database.max_connections = 5;
         s.server.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         s.server.shutdown_grace_seconds = 5;
@@ -154,9 +156,9 @@ impl TestDb {
         store
     }
 
-    /// The SQLite file's directory (SQLite only).
-    pub fn dir(&self) -> Option<&std::path::Path> {
-        self.dir.as_ref().map(|d| d.path())
+    /// The test's own directory (the SQLite file's, on SQLite).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// Drops the PostgreSQL database now (connections are terminated), as if the server lost it.
@@ -289,5 +291,94 @@ impl MockUpstream {
 impl Drop for MockUpstream {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// A TCP proxy to a server (PostgreSQL) that a test can cut and restore: cutting drops every
+/// open connection and refuses new ones, as a database outage does for its clients.
+pub struct TcpProxy {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+    task: JoinHandle<()>,
+}
+
+impl TcpProxy {
+    /// A proxy on `127.0.0.1:0` to `target`.
+    pub async fn start(target: SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port for the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let open = up.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !open.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let mut cuts = cuts.clone();
+                cuts.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            up,
+            cut,
+            task,
+        }
+    }
+
+    /// Drops every open connection and refuses new ones until [`TcpProxy::restore`].
+    pub fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestDb {
+    /// The PostgreSQL server's address (PostgreSQL only).
+    pub fn postgres_addr(&self) -> Option<SocketAddr> {
+        let rest = self.url.split_once("://")?.1;
+        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        let host = host.split('/').next()?;
+        let host = if host.contains(':') {
+            host.to_string()
+        } else {
+            format!("{host}:5432")
+        };
+        std::net::ToSocketAddrs::to_socket_addrs(&host).ok()?.next()
+    }
+
+    /// This database's URL with `addr` as the server (to go through a [`TcpProxy`]).
+    pub fn url_via(&self, addr: SocketAddr) -> String {
+        match self.postgres_addr() {
+            Some(server) => self.url.replacen(&server.to_string(), &addr.to_string(), 1),
+            None => self.url.clone(),
+        }
     }
 }

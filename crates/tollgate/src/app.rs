@@ -8,7 +8,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use tokio::net::TcpListener;
 use tollgate_config::Settings;
-use tollgate_gateway::Upstreams;
+use tollgate_gateway::{Upstreams, UsageJournal, UsageWriter};
 use tollgate_store::{Store, StoreError};
 
 use crate::{http, tls};
@@ -30,6 +30,9 @@ pub enum StartError {
     /// A provider cannot be set up (bad header, HTTP client).
     #[error(transparent)]
     Provider(#[from] tollgate_providers::http::SetupError),
+    /// The usage journal cannot be opened (or another process has it).
+    #[error(transparent)]
+    Journal(#[from] tollgate_gateway::JournalError),
     /// The certificate or key cannot be loaded.
     #[error("cannot load the TLS certificate {cert} and key {key}: {source}; check server.tls.cert_file and server.tls.key_file")]
     Tls {
@@ -48,6 +51,7 @@ pub struct Application {
     store: Store,
     settings: Settings,
     upstreams: Arc<Upstreams>,
+    journal: UsageJournal,
     tls: Option<RustlsConfig>,
 }
 
@@ -73,6 +77,7 @@ impl Application {
             }
         }
         let upstreams = Arc::new(Upstreams::from_settings(&settings)?);
+        let journal = UsageJournal::open(&settings.usage)?;
         let tls_settings = &settings.server.tls;
         let tls = if tls_settings.enabled() {
             let config =
@@ -96,6 +101,7 @@ impl Application {
             store,
             settings,
             upstreams,
+            journal,
             tls,
         })
     }
@@ -128,7 +134,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
-        let (usage, usage_writer) = tollgate_gateway::UsageWriter::start(self.store.clone());
+        let (usage, usage_writer) =
+            UsageWriter::start(self.journal, self.store.clone(), &self.settings.usage);
         let service = http::router(self.store.clone(), &self.settings, self.upstreams, usage)
             .into_make_service_with_connect_info::<SocketAddr>();
         let handle: Handle<SocketAddr> = Handle::new();
@@ -172,7 +179,7 @@ impl Application {
             .await
             .is_err()
         {
-            tracing::error!("usage records still queued after the grace period; stopping anyway");
+            tracing::error!("usage records not all stored within the grace period; the rest stay in the journal for the next start");
         }
         store.close().await;
         served

@@ -112,7 +112,7 @@ async fn queries_without_a_tenant_see_no_tenant_rows() {
         device_id: None,
         provider: "mock".into(),
         model: "m".into(),
-        endpoint: "chat",
+        endpoint: tollgate_store::usage::Endpoint::Chat,
         prompt_length: 1,
         pii_detected: false,
         prompt_tokens: 1,

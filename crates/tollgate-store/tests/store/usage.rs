@@ -43,7 +43,7 @@ async fn incremental_rollups_equal_recomputation(db: TestDb) {
             } else {
                 "mock-large".into()
             },
-            endpoint: "chat",
+            endpoint: tollgate_store::usage::Endpoint::Chat,
             prompt_length: 10,
             pii_detected: i % 5 == 0,
             prompt_tokens: (i % 50) as i32,

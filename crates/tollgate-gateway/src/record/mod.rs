@@ -1,31 +1,29 @@
-//! The usage record of a call: metadata only, never prompt or answer text. Handlers hand
-//! records to a bounded queue; one writer task drains it in batches into the store, so the
-//! request path never waits on a database write unless the queue is full (backpressure rather
-//! than unbounded memory). The durable on-disk journal comes next.
+//! The usage record of a call: metadata only, never prompt or answer text. Handlers append it
+//! to the local journal before the caller gets the answer (`sink`); one writer task reads the
+//! journal in batches into the store (`writer`), so the request path never waits on the
+//! database, a killed process loses nothing, and a database outage only delays the records.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use tollgate_providers::openai::Usage;
 use tollgate_store::keys::KeyGrant;
-use tollgate_store::usage::UsageRecord;
-use tollgate_store::Store;
+use tollgate_store::usage::{Endpoint, UsageRecord};
 use uuid::Uuid;
 
 use crate::GatewayError;
 
-/// Records waiting for the writer at most; past this, calls wait for room.
-const QUEUE: usize = 16_384;
-/// Records per batch written.
-const BATCH: usize = 500;
+mod sink;
+mod writer;
+
+pub use sink::UsageSink;
+pub use writer::{UsageJournal, UsageWriter};
 
 /// What a call did, as far as usage is concerned.
 pub(crate) struct Outcome {
     pub request_id: Uuid,
-    pub endpoint: &'static str,
+    pub endpoint: Endpoint,
     pub grant: Arc<KeyGrant>,
     pub provider: String,
     pub model: String,
@@ -99,51 +97,3 @@ impl Outcome {
 pub(crate) const CLIENT_GONE: &str = "client_disconnected";
 /// The status nginx logs for it: no response reached the caller.
 const CLIENT_CLOSED_REQUEST: u16 = 499;
-
-/// Where handlers put usage records.
-#[derive(Clone)]
-pub struct UsageSink(mpsc::Sender<UsageRecord>);
-
-impl UsageSink {
-    /// Queues the record of a call; waits only while the queue is full.
-    pub(crate) async fn record(&self, outcome: Outcome) {
-        let record = outcome.into_record();
-        let id = record.id;
-        if self.0.send(record).await.is_err() {
-            tracing::error!(request_id = %id, "usage writer stopped; record not written");
-        }
-    }
-}
-
-/// The writer task; [`UsageWriter::finish`] waits until every queued record is written.
-pub struct UsageWriter(JoinHandle<()>);
-
-impl UsageWriter {
-    /// Starts the writer over `store`; returns the sink handlers use and the writer.
-    pub fn start(store: Store) -> (UsageSink, UsageWriter) {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        (UsageSink(tx), UsageWriter(tokio::spawn(drain(store, rx))))
-    }
-
-    /// Waits for the queue to empty once every sink is gone.
-    pub async fn finish(self) {
-        if let Err(err) = self.0.await {
-            tracing::error!(%err, "usage writer failed");
-        }
-    }
-}
-
-async fn drain(store: Store, mut rx: mpsc::Receiver<UsageRecord>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let mut pause = Duration::from_millis(100);
-        // A batch is retried until it is written: the database being away is no reason to drop
-        // usage. Meanwhile the queue fills and calls slow down instead of records vanishing.
-        while let Err(err) = store.insert_usage(&batch).await {
-            tracing::error!(records = batch.len(), %err, retry_in_ms = pause.as_millis() as u64, "usage batch not written yet");
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
-        }
-        batch.clear();
-    }
-}
