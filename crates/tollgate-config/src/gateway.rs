@@ -15,6 +15,11 @@ pub struct GatewaySettings {
     pub credits_per_request: i64,
     /// How long a call may take to get an answer started, across every retry and fallback.
     pub call_deadline_seconds: u64,
+    /// How many calls' worth of credits a process leases from a key at once (spent in memory,
+    /// so calls do no database write for their credits).
+    pub credit_lease_calls: u32,
+    /// A key unused this long gets its lease back, for other processes to use.
+    pub credit_lease_idle_seconds: u64,
 }
 
 impl Default for GatewaySettings {
@@ -25,6 +30,8 @@ impl Default for GatewaySettings {
             credit_rule: CreditRule::Cost,
             credits_per_request: 1_000_000,
             call_deadline_seconds: 300,
+            credit_lease_calls: 20,
+            credit_lease_idle_seconds: 10,
         }
     }
 }

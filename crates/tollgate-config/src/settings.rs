@@ -283,6 +283,12 @@ impl Settings {
                 "must not be negative".to_string(),
             ));
         }
+        if self.gateway.credit_lease_calls == 0 {
+            return Err((
+                "gateway.credit_lease_calls",
+                "must be at least 1".to_string(),
+            ));
+        }
         if self.gateway.call_deadline_seconds == 0 {
             return Err((
                 "gateway.call_deadline_seconds",

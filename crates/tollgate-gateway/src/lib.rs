@@ -31,7 +31,7 @@ use tollgate_providers::http::SetupError;
 use tollgate_store::Store;
 
 pub use error::GatewayError;
-pub use record::{UsageJournal, UsageSink, UsageWriter};
+pub use record::{Recovered, UsageJournal, UsageSink, UsageWriter};
 pub use tollgate_journal::JournalError;
 
 /// The configured providers, by name.
@@ -65,20 +65,27 @@ pub struct GatewayState {
     models: Arc<models::ModelTable>,
     upstreams: Arc<Upstreams>,
     keys: Arc<auth::KeyCache>,
+    credits: Arc<reservation::CreditBook>,
     settings: Arc<Settings>,
     usage: UsageSink,
 }
 
 impl GatewayState {
     /// The data plane over `store`, configured by `settings`, calling `upstreams`, recording
-    /// usage into `usage`.
+    /// usage into `usage`, leasing credits as `holder` (the journal's, see [`UsageJournal`]).
     pub fn new(
         store: Store,
         settings: &Settings,
         upstreams: Arc<Upstreams>,
         usage: UsageSink,
+        holder: uuid::Uuid,
     ) -> Self {
         Self {
+            credits: Arc::new(reservation::CreditBook::new(
+                store.clone(),
+                holder,
+                &settings.gateway,
+            )),
             upstreams,
             keys: Arc::new(auth::KeyCache::new(std::time::Duration::from_secs(
                 settings.gateway.key_cache_seconds,
@@ -87,6 +94,21 @@ impl GatewayState {
             settings: Arc::new(settings.clone()),
             store,
             usage,
+        }
+    }
+}
+
+impl GatewayState {
+    /// Gives back, every few seconds until `stop`, the credit leases of keys that went idle.
+    pub async fn return_idle_credits(&self, stop: impl std::future::Future<Output = ()>) {
+        let idle = std::time::Duration::from_secs(self.settings.gateway.credit_lease_idle_seconds);
+        let mut tick = tokio::time::interval(idle.max(std::time::Duration::from_secs(1)) / 2);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.credits.return_idle(idle).await,
+                _ = &mut stop => return,
+            }
         }
     }
 }

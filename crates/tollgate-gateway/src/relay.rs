@@ -48,7 +48,7 @@ impl Finish {
             mut outcome,
         } = self;
         let cost = charge::cost(&model, usage.prompt_tokens, usage.completion_tokens);
-        let (charged, remaining) = reservation::settle(&state, held, &model, usage).await;
+        let (charged, remaining) = reservation::settle(&state, held, &model, usage);
         outcome.usage = usage;
         outcome.cost_micros = cost;
         outcome.credits_deducted = charged;

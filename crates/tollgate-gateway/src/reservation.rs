@@ -1,99 +1,218 @@
-//! Credits held for a call in flight. Taken atomically before the call; settled after it, when
-//! the unused part goes back. If the call never reaches settlement (the client went away, the
-//! handler failed), dropping the reservation gives every credit back, so nothing is lost.
+//! Credits held for calls in flight. This process leases credits from a key in the database
+//! (one transaction moves them into its lease, `tollgate-store::credits`) and spends them in
+//! memory: a call holds the most it can cost from the local balance, and settling keeps what
+//! it did cost and puts the rest back, without a database write. The usage writer takes each
+//! stored call's charge off the lease in the usage row's transaction, so the key's unspent
+//! credits are always its balance plus its leases, whatever number of processes serve it, and
+//! a crash loses none (the journal is replayed, then the leases are given back).
+//!
+//! A hold that is never settled (the client went away, the handler failed) gives every credit
+//! back when dropped. A key idle for `gateway.credit_lease_idle_seconds` gets its lease back,
+//! so other processes can use it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tollgate_config::GatewaySettings;
+use tollgate_store::credits::Lease;
+use tollgate_store::keys::KeyGrant;
 use tollgate_store::Store;
 use uuid::Uuid;
 
+use crate::forward::Prompt;
 use crate::GatewayError;
 
-/// Credits taken from a key for one call.
-pub(crate) struct Reservation {
-    store: Store,
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One key's credits in this process.
+struct Account {
     tenant_id: Uuid,
     key_id: Uuid,
+    /// Leased and not held by a call.
+    local: Mutex<i64>,
+    /// The key's credits outside every lease, when last seen.
+    outside: Mutex<i64>,
+    /// One lease request at a time per key.
+    refill: tokio::sync::Mutex<()>,
+    last_used: Mutex<Instant>,
+}
+
+impl Account {
+    /// Takes `amount` from the local balance if it is there.
+    fn take(&self, amount: i64) -> bool {
+        let mut local = lock(&self.local);
+        if *local >= amount {
+            *local -= amount;
+            *lock(&self.last_used) = Instant::now();
+            return true;
+        }
+        false
+    }
+
+    fn put_back(&self, amount: i64) {
+        *lock(&self.local) += amount;
+    }
+
+    /// What this process knows the key has: outside every lease plus its own.
+    fn remaining(&self) -> i64 {
+        lock(&self.outside).saturating_add(*lock(&self.local))
+    }
+}
+
+/// The credits this process has leased, by key.
+pub(crate) struct CreditBook {
+    store: Store,
+    holder: Uuid,
+    lease_calls: i64,
+    accounts: Mutex<HashMap<Uuid, Arc<Account>>>,
+}
+
+/// Credits held for one call.
+pub(crate) struct Held {
+    account: Arc<Account>,
     amount: i64,
     open: bool,
 }
 
-impl Reservation {
-    /// Takes `amount` from the key, or fails with what the key has left.
-    pub(crate) async fn take(
-        store: &Store,
-        tenant_id: Uuid,
-        key_id: Uuid,
-        amount: i64,
-    ) -> Result<(Self, i64), GatewayError> {
-        match store.take_credits(tenant_id, key_id, amount).await? {
-            Ok(left) => Ok((
-                Self {
-                    store: store.clone(),
-                    tenant_id,
-                    key_id,
-                    amount,
-                    open: true,
-                },
-                left,
-            )),
-            Err(balance) => Err(GatewayError::InsufficientCredits {
-                remaining: balance,
-                needed: amount,
-            }),
+impl CreditBook {
+    /// The book of `holder` (this process's lease holder id) over `store`.
+    pub(crate) fn new(store: Store, holder: Uuid, settings: &GatewaySettings) -> Self {
+        Self {
+            store,
+            holder,
+            lease_calls: i64::from(settings.credit_lease_calls.max(1)),
+            accounts: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Keeps `due` (at most what was taken) and gives the rest back. Returns what the key has
-    /// left, when known. A failure to give back is logged, never turned into an error for a
-    /// call that was answered.
-    pub(crate) async fn settle(mut self, due: i64) -> (i64, Option<i64>) {
-        self.open = false;
-        let kept = due.clamp(0, self.amount);
-        let back = self.amount - kept;
-        if back == 0 {
-            return (kept, None);
+    /// Holds `amount` for a call of the key of `grant`; `None` for a key without limit.
+    pub(crate) async fn hold(
+        &self,
+        grant: &KeyGrant,
+        amount: i64,
+    ) -> Result<Option<Held>, GatewayError> {
+        if grant.credits_remaining.is_none() || amount <= 0 {
+            return Ok(None);
         }
-        match self
-            .store
-            .return_credits(self.tenant_id, self.key_id, back)
-            .await
-        {
-            Ok(left) => (kept, left),
-            Err(err) => {
-                tracing::error!(key = %self.key_id, back, %err, "credits not given back after a call");
-                (kept, None)
+        let account = self.account(grant);
+        loop {
+            if account.take(amount) {
+                return Ok(Some(Held {
+                    account,
+                    amount,
+                    open: true,
+                }));
+            }
+            let _one = account.refill.lock().await;
+            // Someone else's lease may have arrived while this call waited.
+            if account.take(amount) {
+                return Ok(Some(Held {
+                    account: account.clone(),
+                    amount,
+                    open: true,
+                }));
+            }
+            let local = *lock(&account.local);
+            let lease = self
+                .store
+                .lease_credits(
+                    account.tenant_id,
+                    account.key_id,
+                    self.holder,
+                    amount.saturating_mul(self.lease_calls),
+                    amount - local,
+                )
+                .await?;
+            match lease {
+                Lease::Taken { amount: got, left } => {
+                    *lock(&account.outside) = left;
+                    account.put_back(got);
+                }
+                Lease::Insufficient { balance } => {
+                    *lock(&account.outside) = balance;
+                    return Err(GatewayError::InsufficientCredits {
+                        remaining: account.remaining(),
+                        needed: amount,
+                    });
+                }
+                Lease::Unlimited => return Ok(None),
+            }
+        }
+    }
+
+    fn account(&self, grant: &KeyGrant) -> Arc<Account> {
+        lock(&self.accounts)
+            .entry(grant.key_id)
+            .or_insert_with(|| {
+                Arc::new(Account {
+                    tenant_id: grant.tenant_id,
+                    key_id: grant.key_id,
+                    local: Mutex::new(0),
+                    outside: Mutex::new(0),
+                    refill: tokio::sync::Mutex::new(()),
+                    last_used: Mutex::new(Instant::now()),
+                })
+            })
+            .clone()
+    }
+
+    /// Gives back the leases of keys unused for `idle`, so other processes can use them.
+    pub(crate) async fn return_idle(&self, idle: Duration) {
+        let quiet: Vec<Arc<Account>> = lock(&self.accounts)
+            .values()
+            .filter(|a| lock(&a.last_used).elapsed() >= idle)
+            .cloned()
+            .collect();
+        for account in quiet {
+            let amount = std::mem::take(&mut *lock(&account.local));
+            if amount == 0 {
+                continue;
+            }
+            match self
+                .store
+                .return_lease(account.tenant_id, account.key_id, self.holder, amount)
+                .await
+            {
+                Ok(Some(outside)) => *lock(&account.outside) = outside,
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(key = %account.key_id, amount, %err, "cannot give an idle credit lease back yet");
+                    account.put_back(amount);
+                }
             }
         }
     }
 }
 
-impl Drop for Reservation {
+impl Held {
+    /// Keeps `due` (at most what was held) and puts the rest back; returns what was kept and
+    /// what the key has left as far as this process knows.
+    pub(crate) fn settle(mut self, due: i64) -> (i64, i64) {
+        self.open = false;
+        let kept = due.clamp(0, self.amount);
+        self.account.put_back(self.amount - kept);
+        (kept, self.account.remaining())
+    }
+}
+
+impl Drop for Held {
     fn drop(&mut self) {
-        if !self.open {
-            return;
-        }
-        let (store, tenant, key, amount) =
-            (self.store.clone(), self.tenant_id, self.key_id, self.amount);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(err) = store.return_credits(tenant, key, amount).await {
-                    tracing::error!(%key, amount, %err, "credits of an abandoned call not given back");
-                }
-            });
+        if self.open {
+            self.account.put_back(self.amount);
         }
     }
 }
 
-/// Credits held for a call and what the key had left after they were taken.
-pub(crate) type Held = (Reservation, i64);
-
 /// Holds credits for a call when the key has a balance: the most the call can cost under the
-/// configured rule on the dearest model of its `chain` (any of them may answer). `None` for an
-/// unlimited key.
+/// configured rule on the dearest model of its `chain` (any of them may answer).
 pub(crate) async fn hold(
     state: &crate::GatewayState,
-    grant: &tollgate_store::keys::KeyGrant,
-    chain: &[std::sync::Arc<tollgate_config::ModelSettings>],
-    prompt: crate::forward::Prompt,
+    grant: &KeyGrant,
+    chain: &[Arc<tollgate_config::ModelSettings>],
+    prompt: Prompt,
 ) -> Result<Option<Held>, GatewayError> {
     if grant.credits_remaining.is_none() {
         return Ok(None);
@@ -112,19 +231,17 @@ pub(crate) async fn hold(
         })
         .max()
         .unwrap_or(0);
-    Reservation::take(&state.store, grant.tenant_id, grant.key_id, amount)
-        .await
-        .map(Some)
+    state.credits.hold(grant, amount).await
 }
 
 /// Settles a held reservation for the usage the call had: returns (charged, credits left).
-pub(crate) async fn settle(
+pub(crate) fn settle(
     state: &crate::GatewayState,
     held: Option<Held>,
     model: &tollgate_config::ModelSettings,
     usage: tollgate_providers::openai::Usage,
 ) -> (i64, Option<i64>) {
-    let Some((held, left)) = held else {
+    let Some(held) = held else {
         return (0, None);
     };
     let gateway = &state.settings.gateway;
@@ -135,6 +252,6 @@ pub(crate) async fn settle(
         usage.prompt_tokens,
         usage.completion_tokens,
     );
-    let (kept, after) = held.settle(due).await;
-    (kept, after.or(Some(left)))
+    let (kept, left) = held.settle(due);
+    (kept, Some(left))
 }

@@ -223,7 +223,7 @@ impl Store {
     pub async fn begin_in(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
         Ok(match &self.pool {
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin_with(postgres_begin(scope)).await?),
+            Pool::Postgres(pool) => Tx::Postgres(postgres_begin_in(pool, scope).await?),
         })
     }
 
@@ -231,7 +231,7 @@ impl Store {
     pub(crate) async fn begin_read_in(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
         Ok(match &self.pool {
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin_with(postgres_begin(scope)).await?),
+            Pool::Postgres(pool) => Tx::Postgres(postgres_begin_in(pool, scope).await?),
         })
     }
 
@@ -245,24 +245,37 @@ impl Store {
     }
 }
 
-/// `BEGIN` and the scope in one simple-query round trip. The tenant id is a formatted UUID and
-/// the job name is quoted, so nothing a client sends reaches this text unescaped.
-fn postgres_begin(scope: Scope<'_>) -> String {
-    match scope {
-        Scope::Tenant(id) => format!(
-            "BEGIN; SELECT set_config('tollgate.tenant_id', '{}', true)",
-            id.hyphenated()
+/// A PostgreSQL transaction in `scope`. A tenant or key scope is set in the same round trip as
+/// `BEGIN` (setting a variable cannot fail). The system scope's INSERT can fail (a database
+/// not migrated yet), so it runs as a statement of the transaction: a failure then rolls the
+/// transaction back instead of leaving the connection aborted for the pool's next user.
+async fn postgres_begin_in(
+    pool: &sqlx::PgPool,
+    scope: Scope<'_>,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    let setting = match scope {
+        Scope::Tenant(id) => ("tollgate.tenant_id", id.hyphenated().to_string()),
+        // A key hash is hex; anything else names no key.
+        Scope::Key(hash) => (
+            "tollgate.key_hash",
+            hash.chars().filter(char::is_ascii_hexdigit).collect(),
         ),
-        Scope::System(job) => format!(
-            "BEGIN; INSERT INTO system_scope_log (job) VALUES ('{}')",
-            job.replace('\'', "''")
-        ),
-        Scope::Key(hash) => {
-            // A key hash is hex; anything else names no key.
-            let hash: String = hash.chars().filter(char::is_ascii_hexdigit).collect();
-            format!("BEGIN; SELECT set_config('tollgate.key_hash', '{hash}', true)")
+        Scope::System(job) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO system_scope_log (job) VALUES ($1)")
+                .bind(job)
+                .execute(&mut *tx)
+                .await?;
+            return Ok(tx);
         }
-    }
+    };
+    pool.begin_with(begin_setting(setting.0, &setting.1)).await
+}
+
+/// `BEGIN` and a transaction-local setting in one simple query. Callers pass a formatted UUID
+/// or hex only, so nothing a client sends reaches this text unescaped.
+fn begin_setting(name: &str, value: &str) -> String {
+    format!("BEGIN; SELECT set_config('{name}', '{value}', true)")
 }
 
 impl Tx {
@@ -289,15 +302,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scope_statements_quote_what_they_embed() {
-        let id = uuid::Uuid::nil();
+    fn scope_statements_embed_only_what_they_checked() {
         assert_eq!(
-            postgres_begin(Scope::Tenant(id)),
+            begin_setting("tollgate.tenant_id", &uuid::Uuid::nil().hyphenated().to_string()),
             "BEGIN; SELECT set_config('tollgate.tenant_id', '00000000-0000-0000-0000-000000000000', true)"
-        );
-        assert_eq!(
-            postgres_begin(Scope::System("erase tenant o'brien'); DROP TABLE x; --")),
-            "BEGIN; INSERT INTO system_scope_log (job) VALUES ('erase tenant o''brien''); DROP TABLE x; --')"
         );
     }
 }

@@ -167,65 +167,6 @@ impl Store {
             allowed_origins: origins,
         }))
     }
-
-    /// Takes `amount` credits from a key if it has that many, atomically: concurrent calls can
-    /// never take it below zero. `Ok` holds what is left (`i64::MAX` for an unlimited key);
-    /// `Err` holds the balance that was too small.
-    pub async fn take_credits(
-        &self,
-        tenant_id: Uuid,
-        key_id: Uuid,
-        amount: i64,
-    ) -> Result<Result<i64, i64>, StoreError> {
-        let mut tx = self.begin_in(Scope::Tenant(tenant_id)).await?;
-        let taken: Option<Option<i64>> = on_tx!(&mut tx, conn => sqlx::query_scalar(
-            "UPDATE api_keys SET credits_remaining = credits_remaining - $3
-             WHERE id = $1 AND tenant_id = $2
-               AND (credits_remaining IS NULL OR credits_remaining >= $3)
-             RETURNING credits_remaining",
-        )
-        .bind(DbId(key_id))
-        .bind(DbId(tenant_id))
-        .bind(amount)
-        .fetch_optional(&mut *conn)
-        .await)?;
-        let outcome = match taken {
-            Some(left) => Ok(left.unwrap_or(i64::MAX)),
-            None => {
-                let balance: Option<Option<i64>> = on_tx!(&mut tx, conn => sqlx::query_scalar(
-                    "SELECT credits_remaining FROM api_keys WHERE id = $1",
-                )
-                .bind(DbId(key_id))
-                .fetch_optional(&mut *conn)
-                .await)?;
-                Err(balance.flatten().unwrap_or(0))
-            }
-        };
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    /// Gives `amount` credits back (the unused part of a reservation); returns the new balance.
-    pub async fn return_credits(
-        &self,
-        tenant_id: Uuid,
-        key_id: Uuid,
-        amount: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.begin_in(Scope::Tenant(tenant_id)).await?;
-        let left: Option<Option<i64>> = on_tx!(&mut tx, conn => sqlx::query_scalar(
-            "UPDATE api_keys SET credits_remaining = credits_remaining + $3
-             WHERE id = $1 AND tenant_id = $2 AND credits_remaining IS NOT NULL
-             RETURNING credits_remaining",
-        )
-        .bind(DbId(key_id))
-        .bind(DbId(tenant_id))
-        .bind(amount)
-        .fetch_optional(&mut *conn)
-        .await)?;
-        tx.commit().await?;
-        Ok(left.flatten())
-    }
 }
 
 /// A key as listed for operators: never the secret, only its prefix.
@@ -267,8 +208,11 @@ type SummaryRow = (
 impl Store {
     /// Keys of one tenant (or of every tenant), newest first.
     pub async fn list_keys(&self, tenant_id: Option<Uuid>) -> Result<Vec<KeySummary>, StoreError> {
-        let sql = "SELECT id, tenant_id, app_id, name, key_prefix, kind, credits_remaining, is_active,
-                          revoked_at, last_used_at
+        // Credits held in leases by running gateways are still the key's.
+        let sql = "SELECT id, tenant_id, app_id, name, key_prefix, kind,
+                          credits_remaining + CAST(COALESCE((SELECT sum(l.amount) FROM credit_leases l
+                              WHERE l.api_key_id = api_keys.id), 0) AS BIGINT),
+                          is_active, revoked_at, last_used_at
                    FROM api_keys WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY created_at DESC, name";
         let scope = match tenant_id {
             Some(t) => Scope::Tenant(t),

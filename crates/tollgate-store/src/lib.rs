@@ -8,6 +8,7 @@
 pub mod audit;
 mod backend;
 pub mod check;
+pub mod credits;
 pub mod demo;
 pub mod erasure;
 mod error;

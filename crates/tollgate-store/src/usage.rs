@@ -99,12 +99,21 @@ const BATCH: usize = 500;
 
 impl Store {
     /// Inserts records and adds the new ones to the rollups, one transaction per tenant in that
-    /// tenant's scope. Returns how many records were new.
-    pub async fn insert_usage(&self, records: &[UsageRecord]) -> Result<u64, StoreError> {
+    /// tenant's scope; with a `holder`, what the new records were charged is taken off that
+    /// holder's credit leases in the same transaction. Returns how many records were new.
+    pub async fn insert_usage(
+        &self,
+        records: &[UsageRecord],
+        holder: Option<Uuid>,
+    ) -> Result<u64, StoreError> {
         let mut inserted = 0;
         for (tenant, rows) in by_tenant(records) {
             let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
-            inserted += tx.insert_usage(&rows).await?;
+            let fresh = tx.insert_new_usage(&rows).await?;
+            if let Some(holder) = holder {
+                tx.spend_leases(holder, &spent_by_key(&fresh)).await?;
+            }
+            inserted += fresh.len() as u64;
             tx.commit().await?;
         }
         Ok(inserted)
@@ -135,6 +144,17 @@ impl Store {
     }
 }
 
+/// Credits charged by key, of records that took any.
+fn spent_by_key(records: &[&UsageRecord]) -> Vec<(Uuid, i64)> {
+    let mut spent: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.credits_deducted > 0) {
+        if let Some(key) = r.api_key_id {
+            *spent.entry(key).or_default() += r.credits_deducted;
+        }
+    }
+    spent.into_iter().collect()
+}
+
 fn by_tenant(records: &[UsageRecord]) -> BTreeMap<Uuid, Vec<&UsageRecord>> {
     let mut groups: BTreeMap<Uuid, Vec<&UsageRecord>> = BTreeMap::new();
     for r in records {
@@ -148,6 +168,14 @@ impl Tx {
     /// hourly and daily rollups, in this transaction: the cost is the batch's, not the
     /// bucket's. Returns how many were new.
     pub async fn insert_usage(&mut self, records: &[&UsageRecord]) -> Result<u64, StoreError> {
+        Ok(self.insert_new_usage(records).await?.len() as u64)
+    }
+
+    /// Like [`Tx::insert_usage`], returning the records that were new.
+    async fn insert_new_usage<'r>(
+        &mut self,
+        records: &[&'r UsageRecord],
+    ) -> Result<Vec<&'r UsageRecord>, StoreError> {
         let new = self.append_new_usage(records).await?;
         let fresh: Vec<&UsageRecord> = records
             .iter()
@@ -155,7 +183,7 @@ impl Tx {
             .filter(|r| new.contains(&r.id))
             .collect();
         self.add_to_rollups(&fresh).await?;
-        Ok(fresh.len() as u64)
+        Ok(fresh)
     }
 
     /// Inserts records in batches inside this transaction; duplicates of an existing

@@ -37,6 +37,7 @@ pub const TABLES: &[&str] = &[
     "usage_hourly",
     "usage_daily",
     "system_metrics",
+    "credit_leases",
 ];
 
 /// Tables with row-level security forced on PostgreSQL (migration 0006), and the table that
@@ -63,6 +64,7 @@ pub const ROW_SECURITY_TABLES: &[&str] = &[
     "sessions",
     "mfa_secrets",
     "team_members",
+    "credit_leases",
 ];
 
 /// The seven report views of seed 003.
@@ -79,6 +81,8 @@ pub const VIEWS: &[&str] = &[
 /// Indexes on both backends: (index, table).
 pub const INDEXES: &[(&str, &str)] = &[
     ("idx_apps_tenant", "apps"),
+    ("idx_credit_leases_holder", "credit_leases"),
+    ("idx_credit_leases_tenant", "credit_leases"),
     ("idx_apps_active", "apps"),
     ("idx_teams_tenant", "teams"),
     ("idx_teams_parent", "teams"),
@@ -233,6 +237,8 @@ pub const FOREIGN_KEYS: &[(&str, &str, &str, &str)] = &[
     ("audit_log", "tenant_id", "tenants", "CASCADE"),
     ("usage_hourly", "tenant_id", "tenants", "CASCADE"),
     ("usage_daily", "tenant_id", "tenants", "CASCADE"),
+    ("credit_leases", "api_key_id", "api_keys", "CASCADE"),
+    ("credit_leases", "tenant_id", "tenants", "CASCADE"),
 ];
 
 /// The outcome of a verification.

@@ -8,7 +8,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use tokio::net::TcpListener;
 use tollgate_config::Settings;
-use tollgate_gateway::{Upstreams, UsageJournal, UsageWriter};
+use tollgate_gateway::{GatewayState, Recovered, Upstreams, UsageJournal, UsageWriter};
 use tollgate_store::{Store, StoreError};
 
 use crate::{http, tls};
@@ -77,7 +77,18 @@ impl Application {
             }
         }
         let upstreams = Arc::new(Upstreams::from_settings(&settings)?);
-        let journal = UsageJournal::open(&settings.usage)?;
+        let mut journal = UsageJournal::open(&settings.usage)?;
+        // Without it the writer still stores what is left, and a later clean stop gives the
+        // leases back: a failure here only delays.
+        match journal.recover(&store, settings.usage.batch_records).await {
+            Ok(found) if found != Recovered::default() => tracing::info!(
+                records = found.records,
+                credits = found.credits,
+                "stored the usage an earlier process left in the journal and gave its credit leases back"
+            ),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "cannot store what an earlier process left in the usage journal yet; the usage writer will"),
+        }
         let tls_settings = &settings.server.tls;
         let tls = if tls_settings.enabled() {
             let config =
@@ -134,9 +145,28 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = Duration::from_secs(self.settings.server.shutdown_grace_seconds);
+        let holder = self.journal.holder();
         let (usage, usage_writer) =
             UsageWriter::start(self.journal, self.store.clone(), &self.settings.usage);
-        let service = http::router(self.store.clone(), &self.settings, self.upstreams, usage)
+        let gateway = GatewayState::new(
+            self.store.clone(),
+            &self.settings,
+            self.upstreams,
+            usage,
+            holder,
+        );
+        let (stop_returns, returns_stopped) = tokio::sync::oneshot::channel::<()>();
+        let returns = {
+            let gateway = gateway.clone();
+            tokio::spawn(async move {
+                gateway
+                    .return_idle_credits(async {
+                        let _ = returns_stopped.await;
+                    })
+                    .await;
+            })
+        };
+        let service = http::router(self.store.clone(), &self.settings, gateway)
             .into_make_service_with_connect_info::<SocketAddr>();
         let handle: Handle<SocketAddr> = Handle::new();
         let stopper = handle.clone();
@@ -174,12 +204,21 @@ impl Application {
                 served
             }
         };
-        // Requests are drained (or the grace period is over): release the connections.
-        if tokio::time::timeout(grace, usage_writer.finish())
-            .await
-            .is_err()
-        {
-            tracing::error!("usage records not all stored within the grace period; the rest stay in the journal for the next start");
+        // Requests are drained (or the grace period is over): store the usage, then give the
+        // credit leases back (only then is what is left in them known to be unspent).
+        let _ = stop_returns.send(());
+        let _ = returns.await;
+        match tokio::time::timeout(grace, usage_writer.finish()).await {
+            Ok(true) => match store.return_leases(holder).await {
+                Ok(credits) if credits > 0 => {
+                    tracing::info!(credits, "gave the credit leases back")
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(%err, "cannot give the credit leases back; the next start will")
+                }
+            },
+            Ok(false) | Err(_) => tracing::error!("usage records not all stored within the grace period; they and the credit leases wait in the journal for the next start"),
         }
         store.close().await;
         served

@@ -18,7 +18,7 @@ mod sink;
 mod writer;
 
 pub use sink::UsageSink;
-pub use writer::{UsageJournal, UsageWriter};
+pub use writer::{Recovered, UsageJournal, UsageWriter};
 
 /// What a call did, as far as usage is concerned.
 pub(crate) struct Outcome {

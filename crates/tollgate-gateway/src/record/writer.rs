@@ -11,7 +11,8 @@ use tokio::task::JoinHandle;
 use tollgate_config::{JournalSync, UsageSettings};
 use tollgate_journal::{Journal, JournalConfig, JournalError, Reader, SyncMode};
 use tollgate_store::usage::UsageRecord;
-use tollgate_store::Store;
+use tollgate_store::{Store, StoreError};
+use uuid::Uuid;
 
 use super::sink::{Entry, UsageSink};
 
@@ -24,7 +25,7 @@ const IDLE: Duration = Duration::from_millis(200);
 /// journaled so far is stored.
 pub struct UsageWriter {
     stop: watch::Sender<bool>,
-    writer: JoinHandle<()>,
+    writer: JoinHandle<bool>,
     syncer: JoinHandle<()>,
     journal: Journal,
 }
@@ -33,21 +34,92 @@ pub struct UsageWriter {
 pub struct UsageJournal {
     journal: Journal,
     reader: Reader,
+    holder: Uuid,
+}
+
+/// What [`UsageJournal::recover`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Records an earlier process left that were not stored yet.
+    pub records: u64,
+    /// Credits of its leases given back to their keys.
+    pub credits: i64,
 }
 
 impl UsageJournal {
     /// Opens (and locks) the journal of `settings`.
     pub fn open(settings: &UsageSettings) -> Result<Self, JournalError> {
+        let dir = PathBuf::from(&settings.journal_dir);
         let (journal, reader) = Journal::open(JournalConfig {
-            dir: PathBuf::from(&settings.journal_dir),
+            dir: dir.clone(),
             segment_bytes: settings.segment_bytes,
             sync: match settings.sync {
                 JournalSync::Interval => SyncMode::Interval,
                 JournalSync::Always => SyncMode::Always,
             },
         })?;
-        Ok(Self { journal, reader })
+        let holder = holder_of(&dir).map_err(|source| JournalError::Dir { dir, source })?;
+        Ok(Self {
+            journal,
+            reader,
+            holder,
+        })
     }
+
+    /// The id under which this journal's processes lease credits: the same across restarts,
+    /// so a restart finds the leases of the process before it.
+    pub fn holder(&self) -> Uuid {
+        self.holder
+    }
+
+    /// Stores what an earlier process left in the journal, then gives its unspent credit
+    /// leases back. Run before serving: a lease is only known unspent once every call it paid
+    /// for is stored.
+    pub async fn recover(&mut self, store: &Store, batch: usize) -> Result<Recovered, StoreError> {
+        let mut found = Recovered::default();
+        loop {
+            let records = decode_all(self.reader.read(batch));
+            if records.is_empty() {
+                break;
+            }
+            found.records += store.insert_usage(&records, Some(self.holder)).await?;
+            self.journal.release(self.reader.position());
+        }
+        found.credits = store.return_leases(self.holder).await?;
+        Ok(found)
+    }
+}
+
+/// The holder id kept in the journal directory, created on first use.
+fn holder_of(dir: &std::path::Path) -> std::io::Result<Uuid> {
+    let path = dir.join("HOLDER");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text.trim().parse().map_err(|e| {
+            std::io::Error::other(format!("{} is not a holder id: {e}", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let holder = Uuid::now_v7();
+            let tmp = dir.join("HOLDER.tmp");
+            std::fs::write(&tmp, holder.to_string())?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(holder)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn decode_all(entries: Vec<Vec<u8>>) -> Vec<UsageRecord> {
+    entries
+        .iter()
+        .filter_map(|bytes| match Entry::decode(bytes) {
+            Ok(record) => Some(record),
+            Err(err) => {
+                tracing::error!(%err, "a usage journal entry cannot be read; skipped");
+                None
+            }
+        })
+        .collect()
 }
 
 impl UsageWriter {
@@ -57,14 +129,18 @@ impl UsageWriter {
         store: Store,
         settings: &UsageSettings,
     ) -> (UsageSink, UsageWriter) {
-        let UsageJournal { journal, reader } = open;
+        let UsageJournal {
+            journal,
+            reader,
+            holder,
+        } = open;
         let sink = UsageSink::new(journal.clone());
         let (stop, stopped) = watch::channel(false);
         let writer = tokio::spawn(write_out(
             reader,
             journal.clone(),
             sink.clone(),
-            store,
+            Target { store, holder },
             Batching {
                 records: settings.batch_records,
                 interval: Duration::from_millis(settings.flush_interval_ms),
@@ -85,16 +161,21 @@ impl UsageWriter {
     }
 
     /// Writes out what is journaled, then stops. Records it cannot store (the database is
-    /// away) stay in the journal for the next start.
-    pub async fn finish(self) {
+    /// away) stay in the journal for the next start. `true` when everything was stored.
+    pub async fn finish(self) -> bool {
         let _ = self.stop.send(true);
-        if let Err(err) = self.writer.await {
-            tracing::error!(%err, "usage writer failed");
-        }
+        let stored = match self.writer.await {
+            Ok(stored) => stored,
+            Err(err) => {
+                tracing::error!(%err, "usage writer failed");
+                false
+            }
+        };
         let _ = self.syncer.await;
         if let Err(err) = self.journal.sync().await {
             tracing::error!(%err, "cannot sync the usage journal at shutdown");
         }
+        stored
     }
 }
 
@@ -112,28 +193,32 @@ async fn sync_every(journal: Journal, interval: Duration, mut stopped: watch::Re
     }
 }
 
+/// Where records go: the store, charging `holder`'s credit leases.
+struct Target {
+    store: Store,
+    holder: Uuid,
+}
+
+/// Writes the journal out until stopped; `true` when everything was stored.
 async fn write_out(
     mut reader: Reader,
     journal: Journal,
     sink: UsageSink,
-    store: Store,
+    target: Target,
     limits: Batching,
     mut stopped: watch::Receiver<bool>,
-) {
+) -> bool {
     let mut pending: Vec<UsageRecord> = Vec::new();
     let mut oldest: Option<Instant> = None;
     loop {
         pending.append(&mut sink.stranded.lock().unwrap_or_else(|p| p.into_inner()));
-        for bytes in reader.read(limits.records.saturating_sub(pending.len())) {
-            match Entry::decode(&bytes) {
-                Ok(record) => pending.push(record),
-                Err(err) => tracing::error!(%err, "a usage journal entry cannot be read; skipped"),
-            }
-        }
+        pending.extend(decode_all(
+            reader.read(limits.records.saturating_sub(pending.len())),
+        ));
         let stopping = *stopped.borrow();
         if pending.is_empty() {
             if stopping {
-                return;
+                return true;
             }
             tokio::select! {
                 _ = reader.wait(IDLE) => {}
@@ -150,9 +235,9 @@ async fn write_out(
             }
             continue;
         }
-        if !store_batch(&store, &pending, &stopped).await {
+        if !store_batch(&target, &pending, &stopped).await {
             tracing::error!(records = pending.len(), "stopping with usage records not stored; they stay in the journal for the next start");
-            return;
+            return false;
         }
         pending.clear();
         oldest = None;
@@ -172,14 +257,18 @@ struct Batching {
 /// Stores `records`, retrying while the database is away. `false` when it gave up: stopping,
 /// and still failing after a few more tries (the records stay in the journal).
 async fn store_batch(
-    store: &Store,
+    target: &Target,
     records: &[UsageRecord],
     stopped: &watch::Receiver<bool>,
 ) -> bool {
     let mut pause = Duration::from_millis(100);
     let mut tries_while_stopping = 0;
     loop {
-        match store.insert_usage(records).await {
+        match target
+            .store
+            .insert_usage(records, Some(target.holder))
+            .await
+        {
             Ok(new) => {
                 metrics::counter!("tollgate_usage_records_written_total").increment(new);
                 return true;

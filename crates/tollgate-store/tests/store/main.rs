@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod append_only;
+mod credits;
 mod demo;
 mod erasure;
 mod hierarchy;

@@ -128,7 +128,7 @@ async fn queries_without_a_tenant_see_no_tenant_rows() {
     };
     assert_eq!(
         store
-            .insert_usage(&[rec(other), rec(demo::TENANT_ID)])
+            .insert_usage(&[rec(other), rec(demo::TENANT_ID)], None)
             .await
             .unwrap(),
         2

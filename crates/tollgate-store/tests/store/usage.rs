@@ -59,10 +59,13 @@ async fn incremental_rollups_equal_recomputation(db: TestDb) {
         })
         .collect();
     for batch in records.chunks(70) {
-        store.insert_usage(batch).await.unwrap();
+        store.insert_usage(batch, None).await.unwrap();
     }
     // A replayed batch adds nothing.
-    assert_eq!(store.insert_usage(&records[100..180]).await.unwrap(), 0);
+    assert_eq!(
+        store.insert_usage(&records[100..180], None).await.unwrap(),
+        0
+    );
     let incremental = buckets(&store).await;
     assert!(!incremental.is_empty());
 

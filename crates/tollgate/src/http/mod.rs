@@ -24,8 +24,7 @@ pub(crate) struct AppState {
 pub(crate) fn router(
     store: Store,
     settings: &Settings,
-    upstreams: Arc<tollgate_gateway::Upstreams>,
-    usage: tollgate_gateway::UsageSink,
+    gateway: tollgate_gateway::GatewayState,
 ) -> Router {
     let server = &settings.server;
     let handle = metrics::handle();
@@ -35,12 +34,7 @@ pub(crate) fn router(
         .iter()
         .filter_map(|p| p.parse().ok())
         .collect();
-    let gateway = tollgate_gateway::router(tollgate_gateway::GatewayState::new(
-        store.clone(),
-        settings,
-        upstreams,
-        usage,
-    ));
+    let gateway = tollgate_gateway::router(gateway);
     let state = AppState {
         store,
         trusted_proxies,

@@ -33,7 +33,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     assert!(status.status.success());
     assert_eq!(
         stdout(&status).matches("pending").count(),
-        7,
+        8,
         "{}",
         stdout(&status)
     );
@@ -41,7 +41,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let up = tollgate(&db, &["migrate", "up", "--to", "3"]);
     assert!(stdout(&up).contains("applied 3"), "{}", stdout(&up));
     let up = tollgate(&db, &["migrate", "up"]);
-    assert!(stdout(&up).contains("applied 7"), "{}", stdout(&up));
+    assert!(stdout(&up).contains("applied 8"), "{}", stdout(&up));
 
     let verify = tollgate(&db, &["schema", "verify"]);
     assert!(verify.status.success(), "{}", stdout(&verify));
@@ -50,12 +50,12 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let refused = tollgate(&db, &["migrate", "down"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
     let down = tollgate(&db, &["migrate", "down", "--yes"]);
-    assert!(stdout(&down).contains("reverted 7"), "{}", stdout(&down));
+    assert!(stdout(&down).contains("reverted 8"), "{}", stdout(&down));
     tollgate(&db, &["migrate", "up"]);
 
     let check = tollgate(&db, &["db", "check"]);
     assert!(check.status.success(), "{}", stdout(&check));
-    assert!(stdout(&check).contains("migrations 7 of 7 applied"));
+    assert!(stdout(&check).contains("migrations 8 of 8 applied"));
     assert!(stdout(&check).contains("usage_logs"));
 }
 

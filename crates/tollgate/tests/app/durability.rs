@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tollgate_store::Store;
 use tollgate_testkit::{backend_tests, Backend, TcpProxy, TestApp, TestDb};
 
-use crate::fixtures::{chat, key_with};
+use crate::fixtures::{chat, key_with, unspent_credits};
 
 backend_tests!(
     a_killed_gateway_loses_no_answered_call,
@@ -171,6 +171,10 @@ async fn all_recorded(store: &Store, ids: &[String], within: Duration) {
 async fn a_killed_gateway_loses_no_answered_call(db: TestDb) {
     let store = db.migrated().await;
     let (_, _, key) = key_with(&store, None).await;
+    // A key with credits too: the kill strands credits in this process's lease, which the
+    // restart must give back once the journal is stored.
+    const CREDITS: i64 = 1_000_000_000_000;
+    let (_, paying_id, paying) = key_with(&store, Some(CREDITS)).await;
     let journal = db.dir().join("journal");
     // Records wait in the journal (no batch is full or old enough), so the kill finds them
     // there and only the restart can store them.
@@ -184,16 +188,16 @@ async fn a_killed_gateway_loses_no_answered_call(db: TestDb) {
     )
     .await;
     let stop = Arc::new(AtomicBool::new(false));
-    let running = load(
-        format!("http://{}", gateway.addr),
-        key.clone(),
-        8,
-        stop.clone(),
-    );
+    let base = format!("http://{}", gateway.addr);
+    let free = load(base.clone(), key.clone(), 4, stop.clone());
+    let paid = load(base, paying.clone(), 4, stop.clone());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     gateway.kill();
     stop.store(true, Ordering::SeqCst);
-    let answered = running.await.unwrap();
+    let mut answered = free.await.unwrap();
+    let paid = paid.await.unwrap();
+    assert!(!paid.is_empty(), "calls with credits were answered");
+    answered.extend(paid);
     assert!(
         answered.len() > 50,
         "the load got answers: {}",
@@ -204,15 +208,30 @@ async fn a_killed_gateway_loses_no_answered_call(db: TestDb) {
         before < answered.len(),
         "the kill left records only in the journal"
     );
+    assert!(leased(&store).await > 0, "the killed process held credits");
 
     let again = Gateway::start(&db, &journal, &[]).await;
     all_recorded(&store, &answered, Duration::from_secs(30)).await;
-    let after: i64 = store
-        .scalar_raw("SELECT count(*) FROM usage_logs")
+    // The restart stored the journal, then gave the lease back: the key has lost exactly
+    // what its recorded calls were charged.
+    assert_eq!(leased(&store).await, 0);
+    let charged = store
+        .scalar_raw(&format!(
+            "SELECT CAST(sum(credits_deducted) AS BIGINT) FROM usage_logs WHERE api_key_id = '{paying_id}'"
+        ))
         .await
         .unwrap();
-    assert!(after as usize >= answered.len());
+    assert!(charged > 0);
+    assert_eq!(unspent_credits(&store, paying_id).await, CREDITS - charged);
     drop(again);
+}
+
+/// Credits held in leases, all keys.
+async fn leased(store: &Store) -> i64 {
+    store
+        .scalar_raw("SELECT CAST(COALESCE(sum(amount), 0) AS BIGINT) FROM credit_leases")
+        .await
+        .unwrap()
 }
 
 async fn a_database_outage_loses_no_answered_call(db: TestDb) {

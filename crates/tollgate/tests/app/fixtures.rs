@@ -102,3 +102,14 @@ pub fn sse_events(text: &str) -> (Vec<Value>, bool) {
         .collect();
     (events, done)
 }
+
+/// The key's unspent credits: its balance plus what gateways hold of it in leases.
+pub async fn unspent_credits(store: &Store, key_id: Uuid) -> i64 {
+    store
+        .scalar_raw(&format!(
+            "SELECT credits_remaining + CAST(COALESCE((SELECT sum(amount) FROM credit_leases WHERE api_key_id = '{key_id}'), 0) AS BIGINT)
+             FROM api_keys WHERE id = '{key_id}'"
+        ))
+        .await
+        .unwrap()
+}

@@ -7,7 +7,7 @@ use tollgate_config::CreditRule;
 use tollgate_domain::key::{issue, KeyKind};
 use tollgate_testkit::{backend_tests, TestApp, TestDb};
 
-use crate::fixtures::{chat, key_with, usage_row};
+use crate::fixtures::{chat, key_with, unspent_credits, usage_row};
 
 backend_tests!(
     answers_a_chat_completion_and_records_usage,
@@ -15,6 +15,7 @@ backend_tests!(
     refuses_bad_keys_models_and_bodies,
     revoked_keys_stop_working,
     concurrent_calls_never_overspend_credits,
+    an_idle_key_gets_its_credit_lease_back,
     refuses_impossible_requests_in_the_openai_shape,
     a_client_that_goes_away_gets_its_credits_back,
     browsers_only_from_the_apps_allowed_origins,
@@ -282,7 +283,8 @@ async fn concurrent_calls_never_overspend_credits(db: TestDb) {
     settings.gateway.credit_rule = CreditRule::Request;
     settings.gateway.credits_per_request = 1_000;
     let app = TestApp::spawn_with(settings).await;
-    let (_, key_id, secret) = key_with(&app.store, Some(1_000 * ALLOWED as i64)).await;
+    let credits = 1_000 * ALLOWED as i64;
+    let (_, key_id, secret) = key_with(&app.store, Some(credits)).await;
     let calls: Vec<_> = (0..ALLOWED * 4)
         .map(|_| {
             let request = app
@@ -307,14 +309,62 @@ async fn concurrent_calls_never_overspend_credits(db: TestDb) {
         ALLOWED * 3,
         "{statuses:?}"
     );
-    let left = app
-        .store
-        .scalar_raw(&format!(
-            "SELECT credits_remaining FROM api_keys WHERE id = '{key_id}'"
-        ))
+    // Once the calls are stored, exactly what they were charged is gone from the key.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let charged = app
+            .store
+            .scalar_raw(&format!("SELECT CAST(COALESCE(sum(credits_deducted), 0) AS BIGINT) FROM usage_logs WHERE api_key_id = '{key_id}'"))
+            .await
+            .unwrap();
+        let unspent = unspent_credits(&app.store, key_id).await;
+        assert!(unspent >= 0);
+        if unspent == 0 && charged == credits {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "unspent {unspent}, charged {charged} of {credits}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn an_idle_key_gets_its_credit_lease_back(db: TestDb) {
+    let mut settings = db.settings();
+    settings.gateway.credit_lease_idle_seconds = 1;
+    let app = TestApp::spawn_with(settings).await;
+    let (_, key_id, secret) = key_with(&app.store, Some(50_000_000)).await;
+    let r = app
+        .client
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&secret)
+        .json(&chat("mock-small", "one call"))
+        .send()
         .await
         .unwrap();
-    assert_eq!(left, 0);
+    assert_eq!(r.status(), 200);
+    let cost: i64 = r.headers()["x-tollgate-cost-micros"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(cost > 0);
+    let outside = format!("SELECT credits_remaining FROM api_keys WHERE id = '{key_id}'");
+    assert!(
+        app.store.scalar_raw(&outside).await.unwrap() < 50_000_000 - cost,
+        "a lease was taken"
+    );
+    // Idle for a second: the lease goes home, less what the call cost.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.store.scalar_raw(&outside).await.unwrap() != 50_000_000 - cost {
+        assert!(
+            Instant::now() < deadline,
+            "the idle lease did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(unspent_credits(&app.store, key_id).await, 50_000_000 - cost);
 }
 
 async fn refuses_impossible_requests_in_the_openai_shape(db: TestDb) {
@@ -357,8 +407,11 @@ async fn refuses_impossible_requests_in_the_openai_shape(db: TestDb) {
 async fn a_client_that_goes_away_gets_its_credits_back(db: TestDb) {
     let mut settings = db.settings();
     settings.providers.get_mut("mock").unwrap().latency_ms = 2_000;
+    settings.gateway.credit_rule = CreditRule::Request;
+    let per_call = settings.gateway.credits_per_request;
     let app = TestApp::spawn_with(settings).await;
-    let (_, key_id, secret) = key_with(&app.store, Some(50_000_000)).await;
+    // Credits for one call.
+    let (_, key_id, secret) = key_with(&app.store, Some(per_call)).await;
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(300))
         .build()
@@ -370,13 +423,21 @@ async fn a_client_that_goes_away_gets_its_credits_back(db: TestDb) {
         .send()
         .await;
     assert!(gone.is_err(), "the client gave up first");
-    let sql = format!("SELECT credits_remaining FROM api_keys WHERE id = '{key_id}'");
-    let balance = || app.store.scalar_raw(&sql);
+    // Its hold went back, so the one call the key pays for can still be made, once.
+    let call = || {
+        app.client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(&secret)
+            .json(&chat("mock-small", "now wait"))
+            .send()
+    };
+    assert_eq!(call().await.unwrap().status(), 200);
+    assert_eq!(call().await.unwrap().status(), 402);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while balance().await.unwrap() != 50_000_000 {
+    while unspent_credits(&app.store, key_id).await != 0 {
         assert!(
             Instant::now() < deadline,
-            "the reservation was not given back"
+            "the answered call was not charged"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
