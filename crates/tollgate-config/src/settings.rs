@@ -59,6 +59,8 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<String>,
     /// Terminate TLS here instead of at a proxy.
     pub tls: TlsSettings,
+    /// Threads of the async runtime; 0 is one per CPU core.
+    pub worker_threads: usize,
 }
 
 impl Default for ServerSettings {
@@ -69,6 +71,7 @@ impl Default for ServerSettings {
             shutdown_grace_seconds: 30,
             trusted_proxies: Vec::new(),
             tls: TlsSettings::default(),
+            worker_threads: 0,
         }
     }
 }

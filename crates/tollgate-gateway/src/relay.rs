@@ -11,12 +11,12 @@ use std::sync::Arc;
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::json;
 use tollgate_config::ModelSettings;
 use tollgate_providers::openai::Usage;
 use tollgate_providers::stream::{Outgoing, StreamContext, StreamMeter, Wire};
-use tollgate_providers::upstream::Events;
+use tollgate_providers::upstream::{Events, StreamFailure};
 
 use crate::record::{Outcome, CLIENT_GONE};
 use crate::reservation::{self, Held};
@@ -125,40 +125,53 @@ impl Relay {
             if self.over {
                 return None;
             }
-            match self.events.next().await {
-                Some(Ok(event)) => {
-                    for e in self.meter.pass(event) {
-                        self.push(&e);
-                    }
-                    if self.meter.ended() {
-                        self.end(None).await;
-                    }
+            let item = self.events.next().await;
+            self.take(item).await;
+            // What the provider sent in the same burst goes out in the same write: one
+            // syscall and one packet instead of one per event, and no event waits for it.
+            while !self.over {
+                match self.events.next().now_or_never() {
+                    Some(item) => self.take(item).await,
+                    None => break,
                 }
-                Some(Err(failure)) => {
-                    tracing::warn!(%failure, "the provider's stream broke off");
-                    let message = format!("{failure}; the answer is incomplete");
-                    let error = match self.wire {
-                        Wire::OpenAi => {
-                            json!({"error": {"message": message, "type": "api_error", "param": null, "code": "upstream_stream_broken"}})
-                        }
-                        Wire::Anthropic => {
-                            json!({"type": "error", "error": {"type": "api_error", "message": message}})
-                        }
-                    };
-                    for e in self.meter.pass(Outgoing::Json(error)) {
-                        self.push(&e);
-                    }
-                    self.end(Some("upstream_stream_broken")).await;
-                }
-                None => self.end(None).await,
             }
         }
         Some(Bytes::from(std::mem::take(&mut self.out)))
     }
 
+    /// Handles one item of the provider's stream (`None`: it ended).
+    async fn take(&mut self, item: Option<Result<Outgoing, StreamFailure>>) {
+        match item {
+            Some(Ok(event)) => {
+                for e in self.meter.pass(event) {
+                    self.push(&e);
+                }
+                if self.meter.ended() {
+                    self.end(None).await;
+                }
+            }
+            Some(Err(failure)) => {
+                tracing::warn!(%failure, "the provider's stream broke off");
+                let message = format!("{failure}; the answer is incomplete");
+                let error = match self.wire {
+                    Wire::OpenAi => {
+                        json!({"error": {"message": message, "type": "api_error", "param": null, "code": "upstream_stream_broken"}})
+                    }
+                    Wire::Anthropic => {
+                        json!({"type": "error", "error": {"type": "api_error", "message": message}})
+                    }
+                };
+                for e in self.meter.pass(Outgoing::Json(error)) {
+                    self.push(&e);
+                }
+                self.end(Some("upstream_stream_broken")).await;
+            }
+            None => self.end(None).await,
+        }
+    }
+
     fn push(&mut self, event: &Outgoing) {
-        self.out
-            .extend_from_slice(event.encode(self.wire).as_bytes());
+        event.encode_into(self.wire, &mut self.out);
     }
 
     /// Settles and records, then queues the closing events.

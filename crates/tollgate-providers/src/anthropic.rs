@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::openai::{content_text, Message};
+use crate::openai::{measure, visit_text, Message};
 use crate::tokens;
 
 /// A `POST /v1/messages` body.
@@ -35,27 +35,24 @@ impl MessagesRequest {
 
     /// Estimated input tokens: system prompt, turns, and tool definitions.
     pub fn prompt_token_estimate(&self) -> u32 {
-        let system = tokens::estimate(&content_text(self.system.as_ref()));
-        let turns: u32 = self
-            .messages
-            .iter()
-            .map(|m| tokens::estimate(&m.text()).saturating_add(4))
-            .sum();
+        let mut system = 0u32;
+        visit_text(self.system.as_ref(), &mut |t| {
+            system = system.saturating_add(tokens::estimate(t))
+        });
         let tools = self
             .extra
             .get("tools")
             .map_or(0, |t| tokens::estimate(&t.to_string()));
-        system.saturating_add(turns).saturating_add(tools)
+        system
+            .saturating_add(measure(&self.messages).0)
+            .saturating_add(tools)
     }
 
     /// Characters of prompt text, for the usage record (never the text itself).
     pub fn prompt_length(&self) -> usize {
-        content_text(self.system.as_ref()).chars().count()
-            + self
-                .messages
-                .iter()
-                .map(|m| m.text().chars().count())
-                .sum::<usize>()
+        let mut system = 0;
+        visit_text(self.system.as_ref(), &mut |t| system += t.chars().count());
+        system + measure(&self.messages).1
     }
 }
 

@@ -18,11 +18,26 @@ enum Provider {
     Http(HttpProvider),
 }
 
+/// Outcome labels of `tollgate_upstream_attempts_total`.
+const OUTCOMES: [&str; 9] = [
+    "ok",
+    "connect",
+    "timeout",
+    "rate_limited",
+    "status_5xx",
+    "status_4xx",
+    "credentials",
+    "bad_answer",
+    "circuit_open",
+];
+
 /// A configured provider with its breaker and retry policy.
 pub struct Upstream {
     name: String,
     provider: Provider,
     breaker: Breaker,
+    /// `tollgate_upstream_attempts_total` by outcome, looked up once.
+    attempts: Vec<(&'static str, metrics::Counter)>,
     retries: u32,
     retry_base: Duration,
     retry_max: Duration,
@@ -44,8 +59,17 @@ impl Upstream {
                     HttpProvider::new(name, settings, settings.resolve_key(env))?,
                 ),
             };
+        let attempts = OUTCOMES
+            .iter()
+            .chain(std::iter::once(&"translate"))
+            .map(|outcome| {
+                let counter = metrics::counter!("tollgate_upstream_attempts_total", "provider" => name.to_string(), "outcome" => *outcome);
+                (*outcome, counter)
+            })
+            .collect();
         Ok(Self {
             name: name.to_string(),
+            attempts,
             provider,
             breaker: Breaker::new(
                 settings.breaker_failures,
@@ -222,7 +246,9 @@ pub async fn dispatch(
 }
 
 fn observe(upstream: &Upstream, outcome: &'static str) {
-    metrics::counter!("tollgate_upstream_attempts_total", "provider" => upstream.name.clone(), "outcome" => outcome).increment(1);
+    if let Some((_, counter)) = upstream.attempts.iter().find(|(o, _)| *o == outcome) {
+        counter.increment(1);
+    }
 }
 
 fn label(error: &UpstreamError) -> &'static str {

@@ -22,7 +22,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// Why a provider cannot be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    /// A header name or value is not valid HTTP.
+    /// A header name or value, or the base URL, is not valid.
     #[error("providers.{provider}: {detail}")]
     Header {
         /// The provider.
@@ -40,13 +40,21 @@ pub enum SetupError {
     },
 }
 
+/// Where each kind of call goes.
+struct Urls {
+    chat: reqwest::Url,
+    embeddings: reqwest::Url,
+}
+
 /// An OpenAI-compatible or Anthropic provider.
 pub struct HttpProvider {
     wire: Wire,
     base: String,
+    /// The endpoint of each call, parsed once.
+    urls: Urls,
     key: Option<String>,
+    /// Sends the auth and extra headers on every call.
     client: reqwest::Client,
-    headers: HeaderMap,
     attempt_timeout: Duration,
     idle_timeout: Duration,
     stream_usage: bool,
@@ -101,6 +109,11 @@ impl HttpProvider {
             headers.insert("anthropic-version", version);
         }
         let client = reqwest::Client::builder()
+            .default_headers(headers)
+            // A provider's redirect is not followed (it would resend the key elsewhere), and
+            // the environment's proxy settings do not apply: base_url says where calls go.
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -109,12 +122,29 @@ impl HttpProvider {
                 provider: name.to_string(),
                 detail: e.to_string(),
             })?;
+        let base = settings.endpoint().to_string();
+        let url = |path: &str| {
+            reqwest::Url::parse(&format!("{base}{path}")).map_err(|e| SetupError::Header {
+                provider: name.to_string(),
+                detail: format!("base_url `{base}` is not a URL: {e}"),
+            })
+        };
+        let urls = match wire {
+            Wire::OpenAi => Urls {
+                chat: url("/chat/completions")?,
+                embeddings: url("/embeddings")?,
+            },
+            Wire::Anthropic => Urls {
+                chat: url("/v1/messages")?,
+                embeddings: url("/v1/embeddings")?,
+            },
+        };
         Ok(Self {
             wire,
-            base: settings.endpoint().to_string(),
+            urls,
+            base,
             key,
             client,
-            headers,
             attempt_timeout: Duration::from_millis(settings.attempt_timeout_ms),
             idle_timeout: Duration::from_millis(settings.stream_idle_timeout_ms),
             stream_usage: settings.stream_usage,
@@ -132,8 +162,7 @@ impl HttpProvider {
         let attempt = async {
             let response = self
                 .client
-                .post(&url)
-                .headers(self.headers.clone())
+                .post(url)
                 .json(&body)
                 .send()
                 .await
@@ -173,7 +202,7 @@ impl HttpProvider {
     }
 
     /// The URL and body for the provider's shape.
-    fn request(&self, call: &Call<'_>) -> Result<(String, Value), UpstreamError> {
+    fn request(&self, call: &Call<'_>) -> Result<(reqwest::Url, Value), UpstreamError> {
         let model = call.upstream_model;
         let with_model = |mut v: Value| {
             v["model"] = json!(model);
@@ -188,22 +217,22 @@ impl HttpProvider {
                 if r.is_stream() && self.stream_usage {
                     body["stream_options"]["include_usage"] = json!(true);
                 }
-                (format!("{}/chat/completions", self.base), body)
+                (self.urls.chat.clone(), body)
             }
             (Wire::OpenAi, CallBody::Messages(r)) => (
-                format!("{}/chat/completions", self.base),
+                self.urls.chat.clone(),
                 messages_to_chat(r, model, self.stream_usage)?,
             ),
             (Wire::OpenAi, CallBody::Embeddings(r)) => (
-                format!("{}/embeddings", self.base),
+                self.urls.embeddings.clone(),
                 with_model(serialized(serde_json::to_value(r))?),
             ),
             (Wire::Anthropic, CallBody::Messages(r)) => (
-                format!("{}/v1/messages", self.base),
+                self.urls.chat.clone(),
                 with_model(serialized(serde_json::to_value(r))?),
             ),
             (Wire::Anthropic, CallBody::Chat(r)) => (
-                format!("{}/v1/messages", self.base),
+                self.urls.chat.clone(),
                 chat_to_messages(r, model, self.default_max_tokens)?,
             ),
             (Wire::Anthropic, CallBody::Embeddings(_)) => {

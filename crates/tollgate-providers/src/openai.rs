@@ -57,6 +57,37 @@ impl Message {
     }
 }
 
+/// Calls `f` with each piece of text of a content value of either API (the string, or the
+/// `text` of its parts, looking inside nested `content`), without copying any.
+pub fn visit_text(content: Option<&Value>, f: &mut impl FnMut(&str)) {
+    match content {
+        Some(Value::String(s)) => f(s),
+        Some(Value::Array(parts)) => {
+            for part in parts {
+                match part.get("text") {
+                    Some(Value::String(t)) => f(t),
+                    _ => visit_text(part.get("content"), f),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Estimated tokens and characters of the text of `messages` (each with a few tokens of
+/// framing), in one pass that copies nothing.
+pub fn measure(messages: &[Message]) -> (u32, usize) {
+    let (mut tokens, mut chars) = (0u32, 0usize);
+    for m in messages {
+        tokens = tokens.saturating_add(4);
+        visit_text(m.content.as_ref(), &mut |t| {
+            tokens = tokens.saturating_add(crate::tokens::estimate(t));
+            chars += t.chars().count();
+        });
+    }
+    (tokens, chars)
+}
+
 /// The text of a content value of either API: a string, or the `text` of its parts (blocks)
 /// joined by newlines, looking inside nested `content` (Anthropic tool results).
 pub fn content_text(content: Option<&Value>) -> String {
@@ -89,21 +120,16 @@ impl ChatRequest {
     /// Estimated input tokens: each message's text plus a few tokens of framing, and the tool
     /// definitions.
     pub fn prompt_token_estimate(&self) -> u32 {
-        let turns: u32 = self
-            .messages
-            .iter()
-            .map(|m| crate::tokens::estimate(&m.text()).saturating_add(4))
-            .sum();
         let tools = self
             .extra
             .get("tools")
             .map_or(0, |t| crate::tokens::estimate(&t.to_string()));
-        turns.saturating_add(tools)
+        measure(&self.messages).0.saturating_add(tools)
     }
 
     /// Characters of prompt text, for the usage record (never the text itself).
     pub fn prompt_length(&self) -> usize {
-        self.messages.iter().map(|m| m.text().chars().count()).sum()
+        measure(&self.messages).1
     }
 }
 

@@ -4,20 +4,15 @@
 
 use serde::Serialize;
 
-/// One `data:` event.
-pub fn event(payload: &impl Serialize) -> String {
-    match serde_json::to_string(payload) {
-        Ok(json) => format!("data: {json}\n\n"),
-        Err(_) => String::new(),
+/// Appends `payload` as JSON and the blank line that ends an event (a value that cannot be
+/// serialized writes `null`, still a well-formed event).
+pub fn write_json(out: &mut Vec<u8>, payload: &impl Serialize) {
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, payload).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"null");
     }
-}
-
-/// A named event (`event:` then `data:`), as the Anthropic API streams them.
-pub fn named(name: &str, payload: &impl Serialize) -> String {
-    match serde_json::to_string(payload) {
-        Ok(json) => format!("event: {name}\ndata: {json}\n\n"),
-        Err(_) => String::new(),
-    }
+    out.extend_from_slice(b"\n\n");
 }
 
 /// The end of an OpenAI stream.
@@ -148,12 +143,10 @@ mod tests {
     }
 
     #[test]
-    fn events_are_data_lines_with_a_blank_line() {
-        assert_eq!(event(&serde_json::json!({"a": 1})), "data: {\"a\":1}\n\n");
-        assert_eq!(
-            named("ping", &serde_json::json!({"type": "ping"})),
-            "event: ping\ndata: {\"type\":\"ping\"}\n\n"
-        );
+    fn json_ends_its_event() {
+        let mut out = b"data: ".to_vec();
+        write_json(&mut out, &serde_json::json!({"a": 1}));
+        assert_eq!(out, b"data: {\"a\":1}\n\n");
     }
 
     #[test]

@@ -31,17 +31,30 @@ pub enum Outgoing {
 }
 
 impl Outgoing {
+    /// Appends the event as SSE text for a caller of `wire` to `out`.
+    pub fn encode_into(&self, wire: Wire, out: &mut Vec<u8>) {
+        match (self, wire) {
+            (Outgoing::Json(v), Wire::OpenAi) => {
+                out.extend_from_slice(b"data: ");
+                sse::write_json(out, v);
+            }
+            (Outgoing::Json(v), Wire::Anthropic) => {
+                out.extend_from_slice(b"event: ");
+                let name = v.get("type").and_then(Value::as_str).unwrap_or("message");
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\ndata: ");
+                sse::write_json(out, v);
+            }
+            (Outgoing::Done, Wire::OpenAi) => out.extend_from_slice(sse::DONE.as_bytes()),
+            (Outgoing::Done, Wire::Anthropic) => {}
+        }
+    }
+
     /// The event as SSE text for a caller of `wire`.
     pub fn encode(&self, wire: Wire) -> String {
-        match (self, wire) {
-            (Outgoing::Json(v), Wire::OpenAi) => sse::event(v),
-            (Outgoing::Json(v), Wire::Anthropic) => sse::named(
-                v.get("type").and_then(Value::as_str).unwrap_or("message"),
-                v,
-            ),
-            (Outgoing::Done, Wire::OpenAi) => sse::DONE.to_string(),
-            (Outgoing::Done, Wire::Anthropic) => String::new(),
-        }
+        let mut out = Vec::new();
+        self.encode_into(wire, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
     }
 }
 

@@ -229,8 +229,10 @@ async fn write_out(
         let since = *oldest.get_or_insert_with(Instant::now);
         let waited = since.elapsed();
         if pending.len() < limits.records && waited < limits.interval && !stopping {
+            // A plain sleep, not a wait on the journal: woken per record, the writer would
+            // cost every call a wake-up and a read.
             tokio::select! {
-                _ = reader.wait(limits.interval - waited) => {}
+                _ = tokio::time::sleep(limits.interval - waited) => {}
                 _ = stopped.changed() => {}
             }
             continue;

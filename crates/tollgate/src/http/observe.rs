@@ -27,7 +27,7 @@ pub(crate) async fn observe(
     request.extensions_mut().insert(RequestId(request_id));
     let method = request.method().clone();
     let route = route_label(request.uri().path());
-    let path = request.uri().path().to_string();
+    let uri = request.uri().clone();
 
     let mut response = next.run(request).await;
 
@@ -37,9 +37,12 @@ pub(crate) async fn observe(
         response.headers_mut().insert("x-request-id", value);
     }
     let labels = [
-        ("method", method.to_string()),
-        ("route", route.to_string()),
-        ("status", status.to_string()),
+        (
+            "method",
+            metrics::SharedString::const_str(method_label(&method)),
+        ),
+        ("route", metrics::SharedString::const_str(route)),
+        ("status", metrics::SharedString::from(status.to_string())),
     ];
     metrics::counter!("tollgate_http_requests_total", &labels).increment(1);
     metrics::histogram!("tollgate_http_request_duration_seconds", &labels)
@@ -47,7 +50,7 @@ pub(crate) async fn observe(
     tracing::info!(
         request_id = %id,
         method = %method,
-        path = %path,
+        path = %uri.path(),
         client = %client.map(|ip| ip.to_string()).unwrap_or_default(),
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
@@ -63,8 +66,25 @@ fn route_label(path: &str) -> &'static str {
         "/readyz" => "/readyz",
         "/metrics" => "/metrics",
         "/v1/chat/completions" => "/v1/chat/completions",
+        "/v1/messages" => "/v1/messages",
+        "/v1/embeddings" => "/v1/embeddings",
         "/v1/models" => "/v1/models",
+        p if p.starts_with("/v1/models/") => "/v1/models/{model}",
         _ => "unmatched",
+    }
+}
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::POST => "POST",
+        M::OPTIONS => "OPTIONS",
+        M::HEAD => "HEAD",
+        M::PUT => "PUT",
+        M::DELETE => "DELETE",
+        M::PATCH => "PATCH",
+        _ => "other",
     }
 }
 
