@@ -1,7 +1,5 @@
 //! `POST /v1/chat/completions`: parse, check, find the model, forward.
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -15,7 +13,7 @@ use tollgate_store::usage::Endpoint;
 
 use crate::auth::Caller;
 use crate::forward::{Exchange, Prompt};
-use crate::{body, GatewayError, GatewayState};
+use crate::{GatewayError, GatewayState};
 
 pub(crate) async fn chat_completions(
     State(state): State<GatewayState>,
@@ -23,14 +21,8 @@ pub(crate) async fn chat_completions(
     Caller(grant): Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
-    let exchange = Exchange {
-        request_id: request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0),
-        endpoint: Endpoint::Chat,
-        grant,
-        started: Instant::now(),
-        state,
-    };
-    let request: ChatRequest = body::parse(body, exchange.state.settings.gateway.max_body_bytes)?;
+    let (exchange, request): (Exchange, ChatRequest) =
+        Exchange::begin(state, request_id, Endpoint::Chat, grant, body)?;
     check(&request)?;
     let model = exchange
         .state

@@ -1,8 +1,6 @@
 //! `POST /v1/embeddings`: float or base64 vectors from an embedding model, charged and recorded
 //! like a chat call.
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -17,7 +15,7 @@ use tollgate_store::usage::Endpoint;
 
 use crate::auth::Caller;
 use crate::forward::{Exchange, Prompt};
-use crate::{body, GatewayError, GatewayState};
+use crate::{GatewayError, GatewayState};
 
 pub(crate) async fn embeddings(
     State(state): State<GatewayState>,
@@ -25,15 +23,8 @@ pub(crate) async fn embeddings(
     Caller(grant): Caller,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
-    let exchange = Exchange {
-        request_id: request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0),
-        endpoint: Endpoint::Embeddings,
-        grant,
-        started: Instant::now(),
-        state,
-    };
-    let request: EmbeddingRequest =
-        body::parse(raw, exchange.state.settings.gateway.max_body_bytes)?;
+    let (exchange, request): (Exchange, EmbeddingRequest) =
+        Exchange::begin(state, request_id, Endpoint::Embeddings, grant, raw)?;
     let texts = request.texts().map_err(|e| GatewayError::InvalidRequest {
         param: "input",
         message: e.to_string(),

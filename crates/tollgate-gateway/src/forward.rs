@@ -6,16 +6,23 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 use tollgate_config::ModelSettings;
+use tollgate_domain::id::RequestId;
+use tollgate_providers::anthropic::MessagesRequest;
 use tollgate_providers::dispatch::{self, Candidate, Dispatched};
-use tollgate_providers::openai::Usage;
+use tollgate_providers::embeddings::EmbeddingRequest;
+use tollgate_providers::openai::{ChatRequest, Usage};
 use tollgate_providers::stream::{StreamContext, Wire};
 use tollgate_providers::tokens;
-use tollgate_providers::translate::response::{anthropic_usage, openai_usage};
+use tollgate_providers::translate::response::{
+    anthropic_usage, anthropic_usage_json, openai_usage, usage_json,
+};
 use tollgate_providers::upstream::{Answer, CallBody};
 use tollgate_store::keys::KeyGrant;
 use tollgate_store::usage::Endpoint;
@@ -34,6 +41,8 @@ pub(crate) struct Exchange {
     pub endpoint: Endpoint,
     pub grant: Arc<KeyGrant>,
     pub started: Instant,
+    /// The request body as it came (shared, not copied), to count its tokens after the fact.
+    pub raw: Bytes,
 }
 
 /// What the gateway knows of the prompt before the provider does.
@@ -50,6 +59,28 @@ pub(crate) struct Prompt {
 }
 
 impl Exchange {
+    /// A call that arrived now: its id, what it is for, who sent it, and its body parsed.
+    pub(crate) fn begin<T: serde::de::DeserializeOwned>(
+        state: GatewayState,
+        request_id: Option<Extension<RequestId>>,
+        endpoint: Endpoint,
+        grant: Arc<KeyGrant>,
+        body: Result<Bytes, BytesRejection>,
+    ) -> Result<(Self, T), GatewayError> {
+        let started = Instant::now();
+        let raw = body.as_ref().map(Bytes::clone).unwrap_or_default();
+        let request = crate::body::parse(body, state.settings.gateway.max_body_bytes)?;
+        let exchange = Self {
+            state,
+            request_id: request_id.map_or_else(Uuid::now_v7, |Extension(id)| id.0),
+            endpoint,
+            grant,
+            started,
+            raw,
+        };
+        Ok((exchange, request))
+    }
+
     /// Sends `body` to `model` (or its fallbacks) and answers the caller.
     pub(crate) async fn forward(
         self,
@@ -119,9 +150,14 @@ impl Exchange {
             held,
             model: answered_by.clone(),
             outcome: base,
+            sent: Sent {
+                endpoint: self.endpoint,
+                raw: self.raw.clone(),
+                estimate: prompt.estimate,
+            },
         };
         match answer {
-            Answer::Whole(whole) => Ok(whole_answer(finish, body.wire(), whole, prompt).await),
+            Answer::Whole(whole) => Ok(whole_answer(finish, body, whole).await),
             Answer::Stream(events) => {
                 let ctx = StreamContext {
                     wire: body.wire(),
@@ -133,7 +169,7 @@ impl Exchange {
                     created,
                     include_usage,
                 };
-                Ok(relay::respond(finish, events, ctx, prompt.estimate))
+                Ok(relay::respond(finish, events, ctx))
             }
         }
     }
@@ -198,9 +234,16 @@ impl Drop for Pending<'_> {
 }
 
 /// A whole answer: the caller's model name on it, its usage settled and recorded, then sent.
-async fn whole_answer(finish: Finish, wire: Wire, mut body: Value, prompt: Prompt) -> Response {
-    let usage = whole_usage(wire, &body, prompt.estimate);
+async fn whole_answer(finish: Finish, request: CallBody<'_>, mut body: Value) -> Response {
+    let usage = whole_usage(request.wire(), &body, || request.counted_prompt());
     body["model"] = json!(finish.model.name);
+    // A provider that reported no counts: the caller gets Tollgate's.
+    if body.get("usage").is_none_or(Value::is_null) {
+        body["usage"] = match request.wire() {
+            Wire::OpenAi => usage_json(usage),
+            Wire::Anthropic => anthropic_usage_json(usage),
+        };
+    }
     let model = finish.model.name.clone();
     let attempts = finish.outcome.attempts;
     let settled = finish.complete(usage, None).await;
@@ -214,34 +257,54 @@ async fn whole_answer(finish: Finish, wire: Wire, mut body: Value, prompt: Promp
     response
 }
 
-/// The tokens of a whole answer: the provider's counts, else the estimate and the answer's
-/// text counted.
-fn whole_usage(wire: Wire, body: &Value, prompt_estimate: u32) -> Usage {
+/// The tokens of a whole answer: the provider's counts, else the request (`prompt()`) and the
+/// answer's text counted with the tokenizer.
+fn whole_usage(wire: Wire, body: &Value, prompt: impl FnOnce() -> u32) -> Usage {
+    let text = |v: Option<&Value>| tokens::count(&tollgate_providers::openai::content_text(v));
     match wire {
         Wire::OpenAi => openai_usage(body.get("usage")).unwrap_or_else(|| {
-            let text = tollgate_providers::openai::content_text(
-                body.pointer("/choices/0/message/content"),
-            );
-            let args: String = body
+            let args = body
                 .pointer("/choices/0/message/tool_calls")
-                .map(Value::to_string)
-                .unwrap_or_default();
+                .map_or(0, |calls| tokens::count(&calls.to_string()));
             Usage::new(
-                prompt_estimate,
-                tokens::estimate(&text) + tokens::estimate(&args),
+                prompt(),
+                text(body.pointer("/choices/0/message/content")).saturating_add(args),
             )
         }),
         Wire::Anthropic => {
             let (input, output) = anthropic_usage(body.get("usage"));
-            let counted = || {
-                tokens::estimate(&tollgate_providers::openai::content_text(
-                    body.get("content"),
-                ))
-            };
             Usage::new(
-                input.unwrap_or(prompt_estimate),
-                output.unwrap_or_else(counted),
+                input.unwrap_or_else(prompt),
+                output.unwrap_or_else(|| text(body.get("content"))),
             )
         }
+    }
+}
+
+/// The request as sent, to count its tokens with the tokenizer should the provider report
+/// none (parsed again only then).
+pub(crate) struct Sent {
+    pub endpoint: Endpoint,
+    pub raw: Bytes,
+    /// The gateway's estimate, should the body not parse again.
+    pub estimate: u32,
+}
+
+impl Sent {
+    /// Input tokens of the request.
+    pub(crate) fn tokens(&self) -> u32 {
+        let counted = match self.endpoint {
+            Endpoint::Chat => serde_json::from_slice::<ChatRequest>(&self.raw)
+                .ok()
+                .map(|r| CallBody::Chat(&r).counted_prompt()),
+            Endpoint::Messages => serde_json::from_slice::<MessagesRequest>(&self.raw)
+                .ok()
+                .map(|r| CallBody::Messages(&r).counted_prompt()),
+            Endpoint::Embeddings => serde_json::from_slice::<EmbeddingRequest>(&self.raw)
+                .ok()
+                .map(|r| CallBody::Embeddings(&r).counted_prompt()),
+            Endpoint::Device => None,
+        };
+        counted.unwrap_or(self.estimate)
     }
 }

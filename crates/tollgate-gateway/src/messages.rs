@@ -2,8 +2,6 @@
 //! (translated when its provider speaks the OpenAI API), charged and recorded like a chat
 //! completion, with errors in Anthropic's shape (`{"type": "error", "error": {"type", "message"}}`).
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -18,7 +16,7 @@ use tollgate_store::usage::Endpoint;
 
 use crate::auth::Caller;
 use crate::forward::{Exchange, Prompt};
-use crate::{body, GatewayError, GatewayState};
+use crate::{GatewayError, GatewayState};
 
 /// A data-plane error rendered as the Anthropic API renders errors.
 pub(crate) struct AnthropicError(GatewayError);
@@ -65,15 +63,8 @@ pub(crate) async fn messages(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AnthropicError> {
     let Caller(grant) = caller?;
-    let exchange = Exchange {
-        request_id: request_id.map_or_else(uuid::Uuid::now_v7, |Extension(id)| id.0),
-        endpoint: Endpoint::Messages,
-        grant,
-        started: Instant::now(),
-        state,
-    };
-    let request: MessagesRequest =
-        body::parse(raw, exchange.state.settings.gateway.max_body_bytes)?;
+    let (exchange, request): (Exchange, MessagesRequest) =
+        Exchange::begin(state, request_id, Endpoint::Messages, grant, raw)?;
     check(&request)?;
     let model = exchange
         .state

@@ -18,6 +18,7 @@ use tollgate_providers::openai::Usage;
 use tollgate_providers::stream::{Outgoing, StreamContext, StreamMeter, Wire};
 use tollgate_providers::upstream::{Events, StreamFailure};
 
+use crate::forward::Sent;
 use crate::record::{Outcome, CLIENT_GONE};
 use crate::reservation::{self, Held};
 use crate::{charge, GatewayState};
@@ -28,6 +29,7 @@ pub(crate) struct Finish {
     pub held: Option<Held>,
     pub model: Arc<ModelSettings>,
     pub outcome: Outcome,
+    pub sent: Sent,
 }
 
 /// A settled call.
@@ -46,6 +48,7 @@ impl Finish {
             held,
             model,
             mut outcome,
+            ..
         } = self;
         let cost = charge::cost(&model, usage.prompt_tokens, usage.completion_tokens);
         let (charged, remaining) = reservation::settle(&state, held, &model, usage);
@@ -72,18 +75,12 @@ struct Relay {
     meter: StreamMeter,
     wire: Wire,
     finish: Option<Finish>,
-    prompt_estimate: u32,
     out: Vec<u8>,
     over: bool,
 }
 
 /// The streamed response for `events`.
-pub(crate) fn respond(
-    finish: Finish,
-    events: Events,
-    ctx: StreamContext,
-    prompt_estimate: u32,
-) -> Response {
+pub(crate) fn respond(finish: Finish, events: Events, ctx: StreamContext) -> Response {
     let model = HeaderValue::from_str(&ctx.model).ok();
     let attempts = finish.outcome.attempts;
     let relay = Relay {
@@ -91,7 +88,6 @@ pub(crate) fn respond(
         wire: ctx.wire,
         meter: StreamMeter::new(ctx),
         finish: Some(finish),
-        prompt_estimate,
         out: Vec::new(),
         over: false,
     };
@@ -174,11 +170,17 @@ impl Relay {
         event.encode_into(self.wire, &mut self.out);
     }
 
+    /// The call's tokens so far; the request is counted only if the provider gave no count.
+    fn usage(&self) -> Usage {
+        self.meter
+            .usage(|| self.finish.as_ref().map_or(0, |f| f.sent.tokens()))
+    }
+
     /// Settles and records, then queues the closing events.
     async fn end(&mut self, error: Option<&'static str>) {
         self.over = true;
         let error = error.or(self.meter.error().map(|_| "upstream_stream_error"));
-        let usage = self.meter.usage(self.prompt_estimate);
+        let usage = self.usage();
         if let Some(finish) = self.finish.take() {
             let settled = finish.complete(usage, error).await;
             // An SSE comment: every client ignores it, and curl users see the cost.
@@ -198,10 +200,10 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         // The caller left before the end: charge and record what was produced.
+        let usage = self.usage();
         let Some(finish) = self.finish.take() else {
             return;
         };
-        let usage = self.meter.usage(self.prompt_estimate);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let mut finish = finish;

@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use crate::openai::Usage;
 use crate::sse::{self, Decoder, SseEvent};
 use crate::tokens;
-use crate::translate::response::{anthropic_usage, openai_counts, usage_json};
+use crate::translate::response::{
+    anthropic_usage, anthropic_usage_json, openai_counts, usage_json,
+};
 use crate::translate::stream::{ChatToMessages, MessagesToChat};
 
 /// An API shape: the OpenAI chat API or Anthropic's Messages API.
@@ -185,7 +187,8 @@ pub struct StreamMeter {
     held_delta: Option<Value>,
     upstream_input: Option<u32>,
     upstream_output: Option<u32>,
-    counted_output: u32,
+    /// The answer's text, for counting when the provider reports no output tokens.
+    output_text: String,
     error: Option<String>,
 }
 
@@ -201,7 +204,7 @@ impl StreamMeter {
             held_delta: None,
             upstream_input: None,
             upstream_output: None,
-            counted_output: 0,
+            output_text: String::new(),
             error: None,
         }
     }
@@ -250,7 +253,7 @@ impl StreamMeter {
             for choice in choices.iter_mut().filter_map(Value::as_object_mut) {
                 choice.entry("index").or_insert(json!(0));
                 let delta = choice.entry("delta").or_insert_with(|| json!({}));
-                self.counted_output = self.counted_output.saturating_add(delta_tokens(delta));
+                delta_text(delta, &mut self.output_text);
                 if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
                     self.finished = true;
                 }
@@ -304,7 +307,7 @@ impl StreamMeter {
                     .iter()
                     .find_map(|k| delta.get(*k).and_then(Value::as_str))
                     .unwrap_or_default();
-                self.counted_output = self.counted_output.saturating_add(tokens::estimate(text));
+                self.output_text.push_str(text);
             }
             "content_block_stop" => {
                 let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
@@ -353,13 +356,19 @@ impl StreamMeter {
         self.error.as_deref()
     }
 
-    /// The call's tokens: the upstream's counts where it gave them, else `prompt` (the
-    /// gateway's count of the request) and the output counted from the events.
-    pub fn usage(&self, prompt: u32) -> Usage {
-        Usage::new(
-            self.upstream_input.filter(|n| *n > 0).unwrap_or(prompt),
-            self.upstream_output.unwrap_or(self.counted_output),
-        )
+    /// The call's tokens: the upstream's counts where it gave them, else `prompt()` (the
+    /// gateway's count of the request, asked for only then) and the output counted from the
+    /// events.
+    pub fn usage(&self, prompt: impl FnOnce() -> u32) -> Usage {
+        let input = match self.upstream_input.filter(|n| *n > 0) {
+            Some(n) => n,
+            None => prompt(),
+        };
+        let output = match self.upstream_output {
+            Some(n) => n,
+            None => tokens::count(&self.output_text),
+        };
+        Usage::new(input, output)
     }
 
     /// The events that end the caller's stream, carrying `usage`.
@@ -404,7 +413,7 @@ impl StreamMeter {
                 let mut delta = self.held_delta.take().unwrap_or_else(|| {
                     json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}})
                 });
-                delta["usage"] = json!({"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens});
+                delta["usage"] = anthropic_usage_json(usage);
                 out.push(Outgoing::Json(delta));
                 out.push(Outgoing::Json(json!({"type": "message_stop"})));
                 out
@@ -413,28 +422,21 @@ impl StreamMeter {
     }
 }
 
-/// Tokens of the text and tool arguments in an OpenAI delta.
-fn delta_tokens(delta: &Value) -> u32 {
-    let text = delta
-        .get("content")
-        .and_then(Value::as_str)
-        .map_or(0, tokens::estimate);
-    let reasoning = delta
-        .get("reasoning_content")
-        .and_then(Value::as_str)
-        .map_or(0, tokens::estimate);
-    let args: u32 = delta
-        .get("tool_calls")
-        .and_then(Value::as_array)
-        .map(|calls| {
-            calls
-                .iter()
-                .filter_map(|c| c.pointer("/function/arguments").and_then(Value::as_str))
-                .map(tokens::estimate)
-                .sum()
-        })
-        .unwrap_or(0);
-    text.saturating_add(reasoning).saturating_add(args)
+/// Appends the text and tool arguments of an OpenAI delta to `out`.
+fn delta_text(delta: &Value, out: &mut String) {
+    for key in ["content", "reasoning_content"] {
+        if let Some(t) = delta.get(key).and_then(Value::as_str) {
+            out.push_str(t);
+        }
+    }
+    if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
+        for args in calls
+            .iter()
+            .filter_map(|c| c.pointer("/function/arguments").and_then(Value::as_str))
+        {
+            out.push_str(args);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -493,7 +495,7 @@ mod tests {
         assert_eq!(chunks[0]["id"], "chatcmpl-ours");
         assert_eq!(chunks[0]["object"], "chat.completion.chunk");
         assert_eq!(chunks[0]["choices"][0]["index"], 0);
-        let usage = meter.usage(11);
+        let usage = meter.usage(|| 11);
         assert_eq!(usage.prompt_tokens, 11);
         assert!(usage.completion_tokens >= 2);
         let closing = meter.closing(usage);
@@ -515,7 +517,7 @@ mod tests {
         assert_eq!(json_of(&out).len(), 1, "{out:?}");
         assert_eq!(json_of(&out)[0]["id"], "x");
         assert!(json_of(&out)[0].get("usage").is_none());
-        assert_eq!(meter.usage(99), Usage::new(3, 1));
+        assert_eq!(meter.usage(|| 99), Usage::new(3, 1));
         assert_eq!(meter.closing(Usage::new(3, 1)), vec![Outgoing::Done]);
     }
 
@@ -529,7 +531,7 @@ mod tests {
             b"data: {\"id\":\"chatcmpl-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2,\"total_tokens\":6}}\n\ndata: [DONE]\n\n",
         ]);
         assert!(meter.ended());
-        let usage = meter.usage(0);
+        let usage = meter.usage(|| 0);
         assert_eq!(usage, Usage::new(4, 2));
         out.extend(meter.closing(usage));
         let events = json_of(&out);
@@ -563,7 +565,7 @@ mod tests {
             b"event: content_block_delta\ndata: {\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"some words here\"}}\n\n",
         ]);
         assert!(!meter.ended());
-        let usage = meter.usage(0);
+        let usage = meter.usage(|| 0);
         assert_eq!(usage.prompt_tokens, 8);
         assert!(usage.completion_tokens >= 3);
         out.extend(meter.closing(usage));

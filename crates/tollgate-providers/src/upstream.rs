@@ -9,8 +9,9 @@ use serde_json::Value;
 
 use crate::anthropic::MessagesRequest;
 use crate::embeddings::EmbeddingRequest;
-use crate::openai::ChatRequest;
+use crate::openai::{visit_text, ChatRequest};
 use crate::stream::{Outgoing, Wire};
+use crate::tokens;
 use crate::translate::TranslateError;
 
 /// The request as the caller sent it.
@@ -33,6 +34,40 @@ impl CallBody<'_> {
         }
     }
 
+    /// Input tokens of the request by the tokenizer: every text, a few tokens of framing per
+    /// message, the tool definitions (for when a provider reports none).
+    pub fn counted_prompt(&self) -> u32 {
+        let mut n = 0u32;
+        let mut add = |t: &str| n = n.saturating_add(tokens::count(t));
+        match self {
+            CallBody::Chat(r) => {
+                for m in &r.messages {
+                    visit_text(m.content.as_ref(), &mut add);
+                }
+                if let Some(tools) = r.extra.get("tools") {
+                    add(&tools.to_string());
+                }
+                n.saturating_add(4u32.saturating_mul(len32(r.messages.len())))
+            }
+            CallBody::Messages(r) => {
+                visit_text(r.system.as_ref(), &mut add);
+                for m in &r.messages {
+                    visit_text(m.content.as_ref(), &mut add);
+                }
+                if let Some(tools) = r.extra.get("tools") {
+                    add(&tools.to_string());
+                }
+                n.saturating_add(4u32.saturating_mul(len32(r.messages.len())))
+            }
+            CallBody::Embeddings(r) => {
+                for text in r.texts().unwrap_or_default() {
+                    add(&text);
+                }
+                n
+            }
+        }
+    }
+
     /// Whether the caller wants the answer streamed.
     pub fn is_stream(&self) -> bool {
         match self {
@@ -41,6 +76,10 @@ impl CallBody<'_> {
             CallBody::Embeddings(_) => false,
         }
     }
+}
+
+fn len32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// One call to one provider.

@@ -5,7 +5,8 @@
 //! Directives in the last user message make it misbehave on purpose, for tests and demos:
 //! `[mock:status 503]` fails with that status, `[mock:retry-after 2]` adds `Retry-After`,
 //! `[mock:flaky 2]` fails the first two attempts of the same prompt with 503, `[mock:cut 3]`
-//! ends a stream after three pieces without its end, `[mock:slow 200]` waits 200 ms first.
+//! ends a stream after three pieces without its end, `[mock:slow 200]` waits 200 ms first,
+//! `[mock:no-usage]` reports no token counts.
 
 mod runtime;
 
@@ -30,6 +31,8 @@ pub struct Directives {
     pub cut: Option<usize>,
     /// Wait this long before answering, in milliseconds.
     pub slow_ms: Option<u64>,
+    /// Report no token counts, like servers without usage reporting.
+    pub no_usage: bool,
 }
 
 impl Directives {
@@ -48,6 +51,7 @@ impl Directives {
             flaky: number("flaky").and_then(|s| u32::try_from(s).ok()),
             cut: number("cut").and_then(|s| usize::try_from(s).ok()),
             slow_ms: number("slow"),
+            no_usage: text.contains("[mock:no-usage]"),
         }
     }
 }
@@ -289,9 +293,11 @@ mod tests {
                 retry_after: Some(2),
                 flaky: Some(1),
                 cut: Some(4),
-                slow_ms: Some(30)
+                slow_ms: Some(30),
+                no_usage: false,
             }
         );
+        assert!(Directives::parse("[mock:no-usage]").no_usage);
         assert_eq!(Directives::parse("[mock:status 200]").status, None);
         assert_eq!(Directives::parse("plain"), Directives::default());
     }

@@ -82,19 +82,29 @@ impl MockProvider {
             if !self.latency.is_zero() {
                 tokio::time::sleep(self.latency).await;
             }
-            let whole = completion(&id, call.created, call.upstream_model, &answer);
+            let mut whole = completion(&id, call.created, call.upstream_model, &answer);
+            if directives.no_usage {
+                if let Some(o) = whole.as_object_mut() {
+                    o.remove("usage");
+                }
+            }
             return Ok(Answer::Whole(match wire {
                 Wire::OpenAi => whole,
                 Wire::Anthropic => completion_to_message(&whole),
             }));
         }
         let mut events = chunks(&id, call.created, call.upstream_model, &answer);
+        if directives.no_usage {
+            events.pop();
+        }
         let cut = directives.cut.map(|n| n + 1).filter(|n| *n < events.len());
         if let Some(n) = cut {
             events.truncate(n);
         }
-        let mut converter = Converter::new(Wire::OpenAi, wire, call.created)
-            .with_input_tokens(answer.usage.prompt_tokens);
+        let mut converter = Converter::new(Wire::OpenAi, wire, call.created);
+        if !directives.no_usage {
+            converter = converter.with_input_tokens(answer.usage.prompt_tokens);
+        }
         let mut out: Vec<Outgoing> = events
             .into_iter()
             .flat_map(|e| converter.value(e))

@@ -78,6 +78,11 @@ pub fn usage_json(usage: Usage) -> Value {
     })
 }
 
+/// An Anthropic `usage` object.
+pub fn anthropic_usage_json(usage: Usage) -> Value {
+    json!({"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens})
+}
+
 /// The `chat.completion` for an Anthropic message.
 pub fn message_to_completion(msg: &Value, created: i64) -> Value {
     let blocks = msg
@@ -115,19 +120,22 @@ pub fn message_to_completion(msg: &Value, created: i64) -> Value {
         .get("stop_reason")
         .and_then(Value::as_str)
         .unwrap_or("end_turn");
-    let (input, output) = anthropic_usage(msg.get("usage"));
     let id = msg
         .get("id")
         .and_then(Value::as_str)
         .map(|id| format!("chatcmpl-{}", id.trim_start_matches("msg_")));
-    json!({
+    let mut completion = json!({
         "id": id,
         "object": "chat.completion",
         "created": created,
         "model": msg.get("model").cloned().unwrap_or(Value::Null),
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(stop)}],
-        "usage": usage_json(Usage::new(input.unwrap_or(0), output.unwrap_or(0))),
-    })
+    });
+    // Counts only when the provider gave them: invented zeros would be billed as real.
+    if let (Some(input), output) = anthropic_usage(msg.get("usage")) {
+        completion["usage"] = usage_json(Usage::new(input, output.unwrap_or(0)));
+    }
+    completion
 }
 
 /// The Anthropic message for an OpenAI `chat.completion` (its first choice).
@@ -153,12 +161,11 @@ pub fn completion_to_message(completion: &Value) -> Value {
         .get("finish_reason")
         .and_then(Value::as_str)
         .unwrap_or("stop");
-    let usage = openai_usage(completion.get("usage")).unwrap_or_default();
     let id = completion
         .get("id")
         .and_then(Value::as_str)
         .map(|id| format!("msg_{}", id.trim_start_matches("chatcmpl-")));
-    json!({
+    let mut message = json!({
         "id": id,
         "type": "message",
         "role": "assistant",
@@ -166,8 +173,11 @@ pub fn completion_to_message(completion: &Value) -> Value {
         "content": content,
         "stop_reason": stop_reason(finish),
         "stop_sequence": null,
-        "usage": {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens},
-    })
+    });
+    if let Some(usage) = openai_usage(completion.get("usage")) {
+        message["usage"] = anthropic_usage_json(usage);
+    }
+    message
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ backend_tests!(
     upstream_errors_reach_the_caller_in_its_shape,
     sloppy_and_broken_streams_still_end_well_formed,
     a_caller_leaving_mid_stream_cancels_the_upstream_call,
+    calls_are_counted_with_the_tokenizer_when_the_provider_reports_no_usage,
 );
 
 /// The key the mock provider wants.
@@ -547,5 +548,54 @@ async fn a_caller_leaving_mid_stream_cancels_the_upstream_call(db: TestDb) {
             "the key was not charged exactly the partial call"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn calls_are_counted_with_the_tokenizer_when_the_provider_reports_no_usage(db: TestDb) {
+    assert!(tollgate_providers::tokens::load(), "the tokenizer loads");
+    let up = mock().await;
+    let app = TestApp::spawn_with(through(&db, &up)).await;
+    let (_, _, key) = key_with(&app.store, None).await;
+    let question = "count these words with a real tokenizer please [mock:no-usage]";
+    for (name, stream) in [
+        ("gpt-mock", false),
+        ("gpt-mock", true),
+        ("claude-mock", false),
+        ("claude-mock", true),
+    ] {
+        let mut body = chat(name, question);
+        body["stream"] = json!(stream);
+        let r = post(&app, "/v1/chat/completions", &key, &body).await;
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+        let text: String = if stream {
+            let (chunks, _) = sse_events(&r.text().await.unwrap());
+            chunks
+                .iter()
+                .filter_map(|c| {
+                    c.pointer("/choices/0/delta/content")
+                        .and_then(Value::as_str)
+                })
+                .collect()
+        } else {
+            let answer: Value = r.json().await.unwrap();
+            answer["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let row = usage_of(
+            &app.store,
+            &id,
+            "CAST(prompt_tokens AS TEXT) || '|' || CAST(completion_tokens AS TEXT)",
+        )
+        .await
+        .unwrap();
+        let expected_prompt = tollgate_providers::tokens::count(question) + 4;
+        let expected_output = tollgate_providers::tokens::count(&text);
+        assert_eq!(
+            row,
+            format!("{expected_prompt}|{expected_output}"),
+            "{name}, stream {stream}: {text}"
+        );
     }
 }
