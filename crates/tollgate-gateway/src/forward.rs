@@ -155,6 +155,7 @@ impl Exchange {
                 raw: self.raw.clone(),
                 estimate: prompt.estimate,
             },
+            unsettled: state.inflight.enter(),
         };
         match answer {
             Answer::Whole(whole) => Ok(whole_answer(finish, body, whole).await),

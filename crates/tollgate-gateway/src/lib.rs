@@ -66,6 +66,7 @@ pub struct GatewayState {
     upstreams: Arc<Upstreams>,
     keys: Arc<auth::KeyCache>,
     credits: Arc<reservation::CreditBook>,
+    inflight: Arc<relay::Inflight>,
     settings: Arc<Settings>,
     usage: UsageSink,
 }
@@ -87,6 +88,7 @@ impl GatewayState {
                 &settings.gateway,
             )),
             upstreams,
+            inflight: Arc::new(relay::Inflight::default()),
             keys: Arc::new(auth::KeyCache::new(std::time::Duration::from_secs(
                 settings.gateway.key_cache_seconds,
             ))),
@@ -99,6 +101,15 @@ impl GatewayState {
 }
 
 impl GatewayState {
+    /// Waits, at most `within`, until every answered call has settled its credits and written
+    /// its usage record (streams whose client left settle after the connection is gone).
+    /// `false` when some had not.
+    pub async fn settled(&self, within: std::time::Duration) -> bool {
+        tokio::time::timeout(within, self.inflight.idle())
+            .await
+            .is_ok()
+    }
+
     /// Gives back, every few seconds until `stop`, the credit leases of keys that went idle.
     pub async fn return_idle_credits(&self, stop: impl std::future::Future<Output = ()>) {
         let idle = std::time::Duration::from_secs(self.settings.gateway.credit_lease_idle_seconds);

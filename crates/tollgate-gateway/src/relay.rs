@@ -6,6 +6,7 @@
 //! charged and recorded for what was produced until then.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -23,6 +24,43 @@ use crate::record::{Outcome, CLIENT_GONE};
 use crate::reservation::{self, Held};
 use crate::{charge, GatewayState};
 
+/// Calls answered (or answering) whose credits and usage record are not settled yet.
+#[derive(Default)]
+pub(crate) struct Inflight {
+    count: AtomicUsize,
+    none: tokio::sync::Notify,
+}
+
+/// One call counted in [`Inflight`] until dropped.
+pub(crate) struct Unsettled(Arc<Inflight>);
+
+impl Inflight {
+    /// Counts a call until the returned guard is dropped.
+    pub(crate) fn enter(self: &Arc<Self>) -> Unsettled {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        Unsettled(self.clone())
+    }
+
+    /// Returns once no call is unsettled.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let woken = self.none.notified();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            woken.await;
+        }
+    }
+}
+
+impl Drop for Unsettled {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.none.notify_waiters();
+        }
+    }
+}
+
 /// What is left to do once the answer's usage is known.
 pub(crate) struct Finish {
     pub state: GatewayState,
@@ -30,6 +68,8 @@ pub(crate) struct Finish {
     pub model: Arc<ModelSettings>,
     pub outcome: Outcome,
     pub sent: Sent,
+    /// Keeps shutdown waiting until this call is recorded.
+    pub unsettled: Unsettled,
 }
 
 /// A settled call.
@@ -48,7 +88,8 @@ impl Finish {
             held,
             model,
             mut outcome,
-            ..
+            sent: _,
+            unsettled,
         } = self;
         let cost = charge::cost(&model, usage.prompt_tokens, usage.completion_tokens);
         let (charged, remaining) = reservation::settle(&state, held, &model, usage);
@@ -58,6 +99,7 @@ impl Finish {
         outcome.upstream_ended = Some(std::time::Instant::now());
         outcome.error = error;
         state.usage.record(outcome).await;
+        drop(unsettled);
         Settled { cost, remaining }
     }
 }

@@ -116,21 +116,33 @@ impl CreditBook {
                 }));
             }
             let local = *lock(&account.local);
-            let lease = self
-                .store
-                .lease_credits(
-                    account.tenant_id,
-                    account.key_id,
-                    self.holder,
-                    amount.saturating_mul(self.lease_calls),
-                    amount - local,
-                )
-                .await?;
+            // Its own task: should this call be dropped (its client left) while the lease
+            // commits, the credits still reach the local balance instead of being stranded.
+            let refill = {
+                let (store, account, holder) = (self.store.clone(), account.clone(), self.holder);
+                let want = amount.saturating_mul(self.lease_calls);
+                tokio::spawn(async move {
+                    let lease = store
+                        .lease_credits(
+                            account.tenant_id,
+                            account.key_id,
+                            holder,
+                            want,
+                            amount - local,
+                        )
+                        .await;
+                    if let Ok(Lease::Taken { amount: got, left }) = lease {
+                        *lock(&account.outside) = left;
+                        account.put_back(got);
+                    }
+                    lease
+                })
+            };
+            let lease = refill
+                .await
+                .map_err(|e| GatewayError::Internal(format!("credit lease task failed: {e}")))??;
             match lease {
-                Lease::Taken { amount: got, left } => {
-                    *lock(&account.outside) = left;
-                    account.put_back(got);
-                }
+                Lease::Taken { .. } => {}
                 Lease::Insufficient { balance } => {
                     *lock(&account.outside) = balance;
                     return Err(GatewayError::InsufficientCredits {
@@ -177,7 +189,9 @@ impl CreditBook {
                 .await
             {
                 Ok(Some(outside)) => *lock(&account.outside) = outside,
-                Ok(None) => {}
+                // The lease holds less than this (calls settled meanwhile are not stored
+                // yet): keep it for later.
+                Ok(None) => account.put_back(amount),
                 Err(err) => {
                     tracing::warn!(key = %account.key_id, amount, %err, "cannot give an idle credit lease back yet");
                     account.put_back(amount);

@@ -32,7 +32,8 @@ pub fn decode(bytes: &[u8]) -> Decoded<'_> {
         return Decoded::Partial;
     };
     let len = len as usize;
-    if len > MAX_PAYLOAD {
+    // No record is empty: a zero length is unwritten space or damage, never a frame.
+    if len == 0 || len > MAX_PAYLOAD {
         return Decoded::Damaged;
     }
     let Some(payload) = bytes.get(HEADER..HEADER + len) else {
@@ -73,7 +74,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn frames_read_back_as_written(payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..20)) {
+        fn frames_read_back_as_written(payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..300), 0..20)) {
             let mut bytes = Vec::new();
             for p in &payloads {
                 encode(p, &mut bytes);
@@ -97,6 +98,11 @@ mod tests {
             bytes[at] ^= 1 << bit;
             prop_assert_eq!(decode(&bytes), Decoded::Damaged);
         }
+    }
+
+    #[test]
+    fn zeros_are_no_frame() {
+        assert_eq!(decode(&[0; 16]), Decoded::Damaged);
     }
 
     #[test]

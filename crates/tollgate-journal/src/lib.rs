@@ -73,6 +73,9 @@ pub enum JournalError {
     /// A record is larger than a frame may be.
     #[error("a journal record of {0} bytes is larger than the limit")]
     TooLarge(usize),
+    /// An empty record (a frame of zeros is how unwritten space reads).
+    #[error("a journal record must not be empty")]
+    Empty,
 }
 
 /// A place in the journal: a segment and a byte offset in it.
@@ -180,6 +183,9 @@ impl Journal {
         if payload.len() > MAX_PAYLOAD {
             return Err(JournalError::TooLarge(payload.len()));
         }
+        if payload.is_empty() {
+            return Err(JournalError::Empty);
+        }
         let mut bytes = Vec::with_capacity(HEADER + payload.len());
         frame::encode(payload, &mut bytes);
         let inner = &self.inner;
@@ -204,15 +210,21 @@ impl Journal {
         Ok(at)
     }
 
-    /// Like [`Journal::append`], and under [`SyncMode::Always`] waits until the record is on
-    /// disk.
-    pub async fn append_durable(&self, payload: &[u8]) -> Result<Position, JournalError> {
-        let at = self.append(payload)?;
+    /// Under [`SyncMode::Always`], waits until everything up to `at` is on disk (concurrent
+    /// callers share syncs); under [`SyncMode::Interval`], returns at once.
+    pub async fn sync_through(&self, at: Position) -> Result<(), JournalError> {
         if self.inner.config.sync == SyncMode::Always {
             while *lock(&self.inner.synced) < at {
                 self.sync().await?;
             }
         }
+        Ok(())
+    }
+
+    /// [`Journal::append`], then [`Journal::sync_through`] the record.
+    pub async fn append_durable(&self, payload: &[u8]) -> Result<Position, JournalError> {
+        let at = self.append(payload)?;
+        self.sync_through(at).await?;
         Ok(at)
     }
 
@@ -274,8 +286,20 @@ impl Journal {
             active.broken = true;
             return Err(JournalError::Write(e));
         }
-        let segment = active.segment + 1;
-        let file = create_segment(&self.inner.dir, segment).map_err(JournalError::Write)?;
+        // A number left taken by an earlier failure is passed over: readers go by what exists.
+        let mut segment = active.segment + 1;
+        let file = loop {
+            match create_segment(&self.inner.dir, segment) {
+                Ok(file) => break file,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AlreadyExists
+                        && segment < active.segment + 16 =>
+                {
+                    segment += 1;
+                }
+                Err(e) => return Err(JournalError::Write(e)),
+            }
+        };
         let closed_end = Position {
             segment: active.segment,
             offset: active.len,
@@ -330,7 +354,22 @@ impl Reader {
             let end = if self.at.segment == committed.segment {
                 committed.offset
             } else {
-                self.segment_len().unwrap_or(0)
+                match self.segment_len() {
+                    Ok(len) => len,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        self.skip_segment(committed);
+                        continue;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        self.set_aside(&e.to_string());
+                        self.skip_segment(committed);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(segment = self.at.segment, %e, "cannot read the usage journal now; trying again later");
+                        break;
+                    }
+                }
             };
             if self.at.offset >= end {
                 self.skip_segment(committed);
@@ -346,9 +385,15 @@ impl Reader {
                     self.set_aside(&format!("damaged record at offset {}", self.at.offset));
                     self.skip_segment(committed);
                 }
-                Err(e) => {
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                     self.set_aside(&e.to_string());
                     self.skip_segment(committed);
+                }
+                Err(e) => {
+                    // Passing trouble (too many open files, an I/O error): nothing is skipped,
+                    // the next read tries again from the same place.
+                    tracing::warn!(segment = self.at.segment, %e, "cannot read the usage journal now; trying again later");
+                    break;
                 }
             }
         }
@@ -395,6 +440,11 @@ impl Reader {
                     }
                     // A frame across the chunk's end: the next read starts at it.
                     Decoded::Partial => break,
+                    // Zeros where a frame should be: space a crash left unwritten.
+                    Decoded::Damaged if buf[used..].iter().all(|b| *b == 0) => {
+                        self.at.offset += used as u64;
+                        return Ok(Frames::Torn);
+                    }
                     Decoded::Damaged => {
                         self.at.offset += used as u64;
                         return Ok(Frames::Damaged);
@@ -433,12 +483,23 @@ impl Reader {
             let path = segment_path(&self.journal.inner.dir, segment);
             let file = File::open(&path)?;
             let mut magic = [0u8; 8];
-            file.read_exact_at(&mut magic, 0)?;
+            file.read_exact_at(&mut magic, 0)
+                .map_err(|e| match e.kind() {
+                    // Shorter than its header: never a segment (a creation that failed).
+                    std::io::ErrorKind::UnexpectedEof => std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{} is too short to be a journal segment", path.display()),
+                    ),
+                    _ => e,
+                })?;
             if &magic != MAGIC {
-                return Err(std::io::Error::other(format!(
-                    "{} is not a journal segment of this version",
-                    path.display()
-                )));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is not a journal segment of this version",
+                        path.display()
+                    ),
+                ));
             }
             self.file = Some((segment, file));
         }
@@ -448,8 +509,8 @@ impl Reader {
         }
     }
 
-    fn segment_len(&mut self) -> Option<u64> {
-        self.open().ok()?.metadata().ok().map(|m| m.len())
+    fn segment_len(&mut self) -> std::io::Result<u64> {
+        Ok(self.open()?.metadata()?.len())
     }
 
     /// Leaves the current segment for the next one that exists; in the segment being written
@@ -490,14 +551,21 @@ fn segments(dir: &Path) -> std::io::Result<Vec<u64>> {
 }
 
 fn create_segment(dir: &Path, segment: u64) -> std::io::Result<File> {
+    let path = segment_path(dir, segment);
     let mut file = OpenOptions::new()
         .create_new(true)
         .append(true)
-        .open(segment_path(dir, segment))?;
-    file.write_all(MAGIC)?;
-    file.sync_data()?;
-    // The new name must survive a power cut too.
-    File::open(dir)?.sync_all()?;
+        .open(&path)?;
+    // The new name must survive a power cut too (the directory is synced).
+    let ready = file
+        .write_all(MAGIC)
+        .and_then(|()| file.sync_data())
+        .and_then(|()| File::open(dir)?.sync_all());
+    if let Err(e) = ready {
+        // A half-made segment would stand in the way of the next attempt.
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     Ok(file)
 }
 

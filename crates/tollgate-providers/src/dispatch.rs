@@ -183,6 +183,9 @@ pub async fn dispatch(
             dimensions: request.dimensions,
         };
         for retry in 0..=upstream.retries {
+            if Instant::now() >= deadline {
+                break 'candidates;
+            }
             if let Err(wait) = upstream.breaker.admit(Instant::now()) {
                 observe(upstream, "circuit_open");
                 last.error = UpstreamError::CircuitOpen(wait);
@@ -201,23 +204,34 @@ pub async fn dispatch(
                         attempts,
                     });
                 }
-                Ok(Err(error)) => error,
+                Ok(Err(error)) => {
+                    // Any answer at all (a refusal, a rate limit) shows the provider is up.
+                    upstream.breaker.record(error.is_outage(), Instant::now());
+                    error
+                }
+                // The call's own deadline, not the provider's fault: no mark on its breaker.
                 Err(_) => {
                     UpstreamError::Timeout(deadline.saturating_duration_since(Instant::now()))
                 }
             };
-            if error.is_outage() {
-                upstream.breaker.record(true, Instant::now());
-            }
             observe(upstream, label(&error));
             tracing::warn!(provider = %upstream.name, model = candidate.upstream_model, attempt = retry + 1, %error, "provider attempt failed");
             let retryable = error.retryable();
+            // Refused credentials and a request this provider's API cannot carry are about
+            // this provider: another may answer. A refused request would be refused anywhere.
+            let for_this_provider = matches!(
+                error,
+                UpstreamError::Credentials(_) | UpstreamError::Translate(_)
+            );
             let asked = error.retry_after();
             last = Failure {
                 error,
                 provider: upstream.name.clone(),
                 attempts,
             };
+            if for_this_provider {
+                continue 'candidates;
+            }
             if !retryable {
                 break 'candidates;
             }
@@ -402,6 +416,37 @@ mod tests {
         assert_eq!(failed.attempts, 2, "one attempt each, no 60 s wait");
         assert_eq!(failed.provider, "b");
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn refused_credentials_fall_back_and_a_spent_deadline_blames_no_one() {
+        let (a, b) = (upstream("a", 2, 1), upstream("b", 0, 1));
+        // a refuses Tollgate's key: b may still answer (a different provider, a different key).
+        let req = chat("[mock:status 401]");
+        let c = [
+            Candidate {
+                upstream: &a,
+                upstream_model: "m",
+            },
+            Candidate {
+                upstream: &b,
+                upstream_model: "n",
+            },
+        ];
+        let failed = dispatch(&c, request(&req), soon()).await.unwrap_err();
+        assert_eq!(
+            (failed.attempts, failed.provider.as_str()),
+            (2, "b"),
+            "one try each, no retry"
+        );
+        assert!(!a.is_open() && !b.is_open(), "a refusal is no outage");
+        // A deadline already spent tries nobody and marks no breaker.
+        let good = chat("hello");
+        let failed = dispatch(&c, request(&good), Instant::now())
+            .await
+            .unwrap_err();
+        assert_eq!(failed.attempts, 0);
+        assert!(!a.is_open() && !b.is_open());
     }
 
     #[tokio::test]

@@ -15,18 +15,19 @@ pub fn backoff(retry: u32, base: Duration, max: Duration, unit: f64) -> Duration
 }
 
 /// The wait a provider asked for: `retry-after-ms` (milliseconds), else `retry-after` as
-/// seconds or as an HTTP date relative to `now`.
+/// seconds or as an HTTP date relative to `now`. A value that is no duration (negative, not a
+/// number, absurdly large) is not honoured.
 pub fn retry_after(
     retry_after_ms: Option<&str>,
     retry_after: Option<&str>,
     now: SystemTime,
 ) -> Option<Duration> {
     if let Some(ms) = retry_after_ms.and_then(|v| v.trim().parse::<f64>().ok()) {
-        return (ms.is_finite() && ms >= 0.0).then(|| Duration::from_secs_f64(ms / 1000.0));
+        return Duration::try_from_secs_f64(ms / 1000.0).ok();
     }
     let value = retry_after?.trim();
     if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -67,6 +68,8 @@ mod tests {
         assert_eq!(retry_after(None, Some(&earlier), now), Some(Duration::ZERO));
         assert_eq!(retry_after(None, Some("soon"), now), None);
         assert_eq!(retry_after(None, Some("-1"), now), None);
+        assert_eq!(retry_after(None, Some("1e30"), now), None);
+        assert_eq!(retry_after(Some("NaN"), None, now), None);
         assert_eq!(retry_after(None, None, now), None);
     }
 

@@ -179,25 +179,49 @@ impl Store {
 }
 
 impl Tx {
-    /// Subtracts what stored calls were charged, by key, from `holder`'s leases.
+    /// Subtracts what stored calls were charged, by key, from `holder`'s leases. Should a lease
+    /// hold less (it was given back while a call was still settling), the rest comes off the
+    /// key's balance, so a charge is never lost.
     pub(crate) async fn spend_leases(
         &mut self,
         holder: Uuid,
         spent: &[(Uuid, i64)],
     ) -> Result<(), StoreError> {
         for (key, amount) in spent {
-            on_tx!(self, conn => sqlx::query(
-                "UPDATE credit_leases
-                 SET amount = CASE WHEN amount > $3 THEN amount - $3 ELSE 0 END, updated_at = $4
-                 WHERE api_key_id = $1 AND holder = $2",
+            let held: Option<i64> = on_tx!(self, conn => sqlx::query_scalar(
+                "SELECT amount FROM credit_leases WHERE api_key_id = $1 AND holder = $2",
             )
             .bind(DbId(*key))
             .bind(DbId(holder))
-            .bind(*amount)
-            .bind(DbTime::now())
-            .execute(&mut *conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+            .fetch_optional(&mut *conn)
+            .await)?;
+            let from_lease = held.unwrap_or(0).min(*amount);
+            if from_lease > 0 {
+                on_tx!(self, conn => sqlx::query(
+                    "UPDATE credit_leases SET amount = amount - $3, updated_at = $4
+                     WHERE api_key_id = $1 AND holder = $2",
+                )
+                .bind(DbId(*key))
+                .bind(DbId(holder))
+                .bind(from_lease)
+                .bind(DbTime::now())
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+            }
+            let rest = amount - from_lease;
+            if rest > 0 {
+                on_tx!(self, conn => sqlx::query(
+                    "UPDATE api_keys
+                     SET credits_remaining = CASE WHEN credits_remaining > $2 THEN credits_remaining - $2 ELSE 0 END
+                     WHERE id = $1 AND credits_remaining IS NOT NULL",
+                )
+                .bind(DbId(*key))
+                .bind(rest)
+                .execute(&mut *conn)
+                .await
+                .map(|r| r.rows_affected()))?;
+            }
         }
         Ok(())
     }

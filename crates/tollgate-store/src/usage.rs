@@ -176,11 +176,12 @@ impl Tx {
         &mut self,
         records: &[&'r UsageRecord],
     ) -> Result<Vec<&'r UsageRecord>, StoreError> {
-        let new = self.append_new_usage(records).await?;
+        let mut new = self.append_new_usage(records).await?;
+        // Each new id once: the same record twice in a batch is one row, counted once.
         let fresh: Vec<&UsageRecord> = records
             .iter()
             .copied()
-            .filter(|r| new.contains(&r.id))
+            .filter(|r| new.remove(&r.id))
             .collect();
         self.add_to_rollups(&fresh).await?;
         Ok(fresh)

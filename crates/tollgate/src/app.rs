@@ -166,7 +166,7 @@ impl Application {
                     .await;
             })
         };
-        let service = http::router(self.store.clone(), &self.settings, gateway)
+        let service = http::router(self.store.clone(), &self.settings, gateway.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
         let handle: Handle<SocketAddr> = Handle::new();
         let stopper = handle.clone();
@@ -208,8 +208,15 @@ impl Application {
         // credit leases back (only then is what is left in them known to be unspent).
         let _ = stop_returns.send(());
         let _ = returns.await;
+        // Streams cut off by the end of the grace period settle as their connections go.
+        let settled = gateway.settled(Duration::from_secs(5)).await;
+        if !settled {
+            tracing::error!(
+                "calls still settling at shutdown; the credit leases stay for the next start"
+            );
+        }
         match tokio::time::timeout(grace, usage_writer.finish()).await {
-            Ok(true) => match store.return_leases(holder).await {
+            Ok(true) if settled => match store.return_leases(holder).await {
                 Ok(credits) if credits > 0 => {
                     tracing::info!(credits, "gave the credit leases back")
                 }
@@ -218,6 +225,7 @@ impl Application {
                     tracing::error!(%err, "cannot give the credit leases back; the next start will")
                 }
             },
+            Ok(true) => {}
             Ok(false) | Err(_) => tracing::error!("usage records not all stored within the grace period; they and the credit leases wait in the journal for the next start"),
         }
         store.close().await;

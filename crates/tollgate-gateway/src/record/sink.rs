@@ -52,28 +52,32 @@ impl UsageSink {
     }
 
     /// Journals the record of a call: on disk (or, under `usage.sync = "always"`, synced)
-    /// when this returns.
+    /// when this returns. Only a record the journal refused is kept in memory instead; one
+    /// written but not synced is in the file, and the writer reads it from there.
     pub(crate) async fn record(&self, outcome: Outcome) {
         let usage = outcome.into_record();
         let entry = Entry {
             v: ENTRY_VERSION,
             usage,
         };
-        let written = match serde_json::to_vec(&entry) {
-            Ok(bytes) => self
-                .journal
-                .append_durable(&bytes)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(err) = written {
-            metrics::counter!("tollgate_usage_journal_failures_total").increment(1);
-            tracing::error!(request_id = %entry.usage.id, %err, "usage record not journaled; kept in memory for the writer");
-            self.stranded
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(entry.usage);
+        let appended = serde_json::to_vec(&entry)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| self.journal.append(&bytes).map_err(|e| e.to_string()));
+        match appended {
+            Ok(at) => {
+                if let Err(err) = self.journal.sync_through(at).await {
+                    metrics::counter!("tollgate_usage_journal_failures_total").increment(1);
+                    tracing::error!(request_id = %entry.usage.id, %err, "usage record written but not synced to disk");
+                }
+            }
+            Err(err) => {
+                metrics::counter!("tollgate_usage_journal_failures_total").increment(1);
+                tracing::error!(request_id = %entry.usage.id, %err, "usage record not journaled; kept in memory for the writer");
+                self.stranded
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(entry.usage);
+            }
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct UsageJournal {
     journal: Journal,
     reader: Reader,
     holder: Uuid,
+    /// Records read from the journal that recovery could not store; the writer stores them
+    /// first (the reader has moved past them).
+    unstored: Vec<UsageRecord>,
 }
 
 /// What [`UsageJournal::recover`] found.
@@ -63,6 +66,7 @@ impl UsageJournal {
             journal,
             reader,
             holder,
+            unstored: Vec::new(),
         })
     }
 
@@ -75,14 +79,23 @@ impl UsageJournal {
     /// Stores what an earlier process left in the journal, then gives its unspent credit
     /// leases back. Run before serving: a lease is only known unspent once every call it paid
     /// for is stored.
+    /// If a batch cannot be stored, it is kept for the writer and the leases stay (a later
+    /// clean stop gives them back, once everything is stored).
     pub async fn recover(&mut self, store: &Store, batch: usize) -> Result<Recovered, StoreError> {
         let mut found = Recovered::default();
         loop {
-            let records = decode_all(self.reader.read(batch));
-            if records.is_empty() {
+            let entries = self.reader.read(batch);
+            if entries.is_empty() {
                 break;
             }
-            found.records += store.insert_usage(&records, Some(self.holder)).await?;
+            let records = decode_all(entries);
+            match store.insert_usage(&records, Some(self.holder)).await {
+                Ok(new) => found.records += new,
+                Err(err) => {
+                    self.unstored = records;
+                    return Err(err);
+                }
+            }
             self.journal.release(self.reader.position());
         }
         found.credits = store.return_leases(self.holder).await?;
@@ -133,14 +146,20 @@ impl UsageWriter {
             journal,
             reader,
             holder,
+            unstored,
         } = open;
         let sink = UsageSink::new(journal.clone());
         let (stop, stopped) = watch::channel(false);
         let writer = tokio::spawn(write_out(
+            unstored,
             reader,
             journal.clone(),
             sink.clone(),
-            Target { store, holder },
+            Target {
+                store,
+                holder,
+                dead_letters: PathBuf::from(&settings.journal_dir).join("dead-letter.jsonl"),
+            },
             Batching {
                 records: settings.batch_records,
                 interval: Duration::from_millis(settings.flush_interval_ms),
@@ -193,14 +212,17 @@ async fn sync_every(journal: Journal, interval: Duration, mut stopped: watch::Re
     }
 }
 
-/// Where records go: the store, charging `holder`'s credit leases.
+/// Where records go: the store, charging `holder`'s credit leases; those it refuses go to
+/// `dead_letters`.
 struct Target {
     store: Store,
     holder: Uuid,
+    dead_letters: PathBuf,
 }
 
 /// Writes the journal out until stopped; `true` when everything was stored.
 async fn write_out(
+    mut pending: Vec<UsageRecord>,
     mut reader: Reader,
     journal: Journal,
     sink: UsageSink,
@@ -208,7 +230,6 @@ async fn write_out(
     limits: Batching,
     mut stopped: watch::Receiver<bool>,
 ) -> bool {
-    let mut pending: Vec<UsageRecord> = Vec::new();
     let mut oldest: Option<Instant> = None;
     loop {
         pending.append(&mut sink.stranded.lock().unwrap_or_else(|p| p.into_inner()));
@@ -222,7 +243,13 @@ async fn write_out(
             }
             tokio::select! {
                 _ = reader.wait(IDLE) => {}
-                _ = stopped.changed() => {}
+                changed = stopped.changed() => {
+                    // The writer's owner is gone without stopping it: what is read stays in
+                    // the journal.
+                    if changed.is_err() {
+                        return false;
+                    }
+                }
             }
             continue;
         }
@@ -233,7 +260,11 @@ async fn write_out(
             // cost every call a wake-up and a read.
             tokio::select! {
                 _ = tokio::time::sleep(limits.interval - waited) => {}
-                _ = stopped.changed() => {}
+                changed = stopped.changed() => {
+                    if changed.is_err() {
+                        return false;
+                    }
+                }
             }
             continue;
         }
@@ -257,12 +288,48 @@ struct Batching {
 }
 
 /// Stores `records`, retrying while the database is away. `false` when it gave up: stopping,
-/// and still failing after a few more tries (the records stay in the journal).
+/// and still failing after a few more tries (the records stay in the journal). When the
+/// database refuses the batch itself, the records go one by one, so that one it will never
+/// take (its tenant was erased meanwhile) is set aside rather than holding up the rest.
 async fn store_batch(
     target: &Target,
     records: &[UsageRecord],
     stopped: &watch::Receiver<bool>,
 ) -> bool {
+    match store_retrying(target, records, stopped).await {
+        Stored::Yes => true,
+        Stored::GaveUp => false,
+        Stored::Refused(_) if records.len() > 1 => {
+            for record in records {
+                match store_retrying(target, std::slice::from_ref(record), stopped).await {
+                    Stored::Yes => {}
+                    Stored::GaveUp => return false,
+                    Stored::Refused(err) => target.set_aside(record, &err),
+                }
+            }
+            true
+        }
+        Stored::Refused(err) => {
+            if let Some(record) = records.first() {
+                target.set_aside(record, &err);
+            }
+            true
+        }
+    }
+}
+
+enum Stored {
+    Yes,
+    GaveUp,
+    /// The database refused it (not a matter of reaching it).
+    Refused(StoreError),
+}
+
+async fn store_retrying(
+    target: &Target,
+    records: &[UsageRecord],
+    stopped: &watch::Receiver<bool>,
+) -> Stored {
     let mut pause = Duration::from_millis(100);
     let mut tries_while_stopping = 0;
     loop {
@@ -273,8 +340,9 @@ async fn store_batch(
         {
             Ok(new) => {
                 metrics::counter!("tollgate_usage_records_written_total").increment(new);
-                return true;
+                return Stored::Yes;
             }
+            Err(err) if !err.is_unavailable() => return Stored::Refused(err),
             Err(err) => {
                 metrics::counter!("tollgate_usage_write_failures_total").increment(1);
                 tracing::error!(records = records.len(), %err, retry_in_ms = pause.as_millis() as u64, "usage batch not written yet; it stays in the journal");
@@ -283,10 +351,36 @@ async fn store_batch(
         if *stopped.borrow() {
             tries_while_stopping += 1;
             if tries_while_stopping >= 3 {
-                return false;
+                return Stored::GaveUp;
             }
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
+
+impl Target {
+    /// Keeps a record the database refused in `dead-letter.jsonl` beside the journal, with
+    /// why, for the operator (it is then released from the journal).
+    fn set_aside(&self, record: &UsageRecord, err: &StoreError) {
+        metrics::counter!("tollgate_usage_dead_letters_total").increment(1);
+        let line = serde_json::json!({"error": err.to_string(), "usage": record});
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.dead_letters)
+            .and_then(|mut f| {
+                use std::io::Write;
+                writeln!(f, "{line}")?;
+                f.sync_data()
+            });
+        match written {
+            Ok(()) => {
+                tracing::error!(request_id = %record.id, %err, path = %self.dead_letters.display(), "the database refused a usage record; set aside")
+            }
+            Err(io) => {
+                tracing::error!(request_id = %record.id, %err, %io, "the database refused a usage record and it could not be set aside; dropped")
+            }
+        }
     }
 }

@@ -220,9 +220,9 @@ impl MessagesToChat {
                     self.id = format!("chatcmpl-{}", id.trim_start_matches("msg_"));
                 }
                 self.model = msg.get("model").cloned().unwrap_or(Value::Null);
-                let (input, output) = anthropic_usage(msg.get("usage"));
-                self.input = input;
-                self.output = output.filter(|o| *o > 0);
+                // message_start's output count is a placeholder (often 1); the real one
+                // comes with message_delta.
+                self.input = anthropic_usage(msg.get("usage")).0;
                 vec![self.chunk(json!({"role": "assistant", "content": ""}), None)]
             }
             "content_block_start" => {

@@ -170,4 +170,14 @@ async fn stored_calls_are_charged_to_the_lease_once(db: TestDb) {
     assert_eq!(store.return_leases(holder).await.unwrap(), 4_000 - 550);
     assert_eq!(balance(&store, key_id).await, (10_000 - 550, 0));
     assert_eq!(store.return_leases(holder).await.unwrap(), 0);
+    // A call that settles after its lease went back is charged to the key itself.
+    let late = call(tenant, key_id, 70);
+    assert_eq!(
+        store
+            .insert_usage(&[late.clone(), late], Some(holder))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(balance(&store, key_id).await, (10_000 - 550 - 70, 0));
 }

@@ -18,6 +18,7 @@ use crate::fixtures::{chat, key_with, unspent_credits};
 backend_tests!(
     a_killed_gateway_loses_no_answered_call,
     a_database_outage_loses_no_answered_call,
+    a_record_the_database_refuses_is_set_aside_and_the_rest_stored,
 );
 
 /// The gateway binary, started as `tollgate serve` in its own process.
@@ -300,5 +301,35 @@ async fn a_database_outage_loses_no_answered_call(db: TestDb) {
         (None, None) => {}
     }
     all_recorded(&store, &answered, Duration::from_secs(30)).await;
+    app.stop().await.unwrap();
+}
+
+async fn a_record_the_database_refuses_is_set_aside_and_the_rest_stored(db: TestDb) {
+    let mut settings = db.settings();
+    settings.usage.flush_interval_ms = 1_000;
+    let journal = std::path::PathBuf::from(&settings.usage.journal_dir);
+    let app = TestApp::spawn_with(settings).await;
+    let (gone_tenant, _, gone) = key_with(&app.store, None).await;
+    let (_, _, kept) = key_with(&app.store, None).await;
+    let mut ids = Vec::new();
+    for key in [&gone, &kept, &kept] {
+        let r = app
+            .client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&chat("mock-small", "hi"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        ids.push(r.headers()["x-request-id"].to_str().unwrap().to_string());
+    }
+    // The first tenant is erased before its call's record is stored: the database will never
+    // take that row (its tenant is gone). It must not hold up the others.
+    app.store.erase_tenant(gone_tenant, "test").await.unwrap();
+    all_recorded(&app.store, &ids[1..], Duration::from_secs(20)).await;
+    let dead = std::fs::read_to_string(journal.join("dead-letter.jsonl")).unwrap();
+    assert!(dead.contains(&ids[0]), "{dead}");
+    assert_eq!(dead.lines().count(), 1);
     app.stop().await.unwrap();
 }
