@@ -9,21 +9,39 @@
 # offered rate (open loop, corrected for coordinated omission), throughput at concurrency 64
 # (on two shared cores: a CPU measure), CPU time per request of each process, and the
 # gateway's peak RSS. The load generator is oha (`cargo install oha`).
-# Usage: bench/load.sh [path/to/release/tollgate] [seconds per run] [rate]
+# With "postgres" as the fourth argument the gateway stores into a fresh PostgreSQL database at
+# 127.0.0.1:5432 (owned by a plain role, so row-level security applies) instead of SQLite; the
+# database server's CPU is then not in the gateway's.
+# Usage: bench/load.sh [path/to/release/tollgate] [seconds per run] [rate] [sqlite|postgres]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:-${CARGO_TARGET_DIR:-$here/../target}/release/tollgate}"
 bin="$(realpath "$bin")"
 secs="${2:-10}"
 rate="${3:-2000}"
+backend="${4:-sqlite}"
 oha="$(command -v oha || echo "$HOME/.cache/tollgate-tools/bin/oha")"
 [ -x "$oha" ] || { echo "oha is needed: cargo install oha --locked"; exit 1; }
 mock_port=18301
 port=18300
 work="$(mktemp -d)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+pg_db="tg_bench_$$"
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ "$backend" = postgres ] && psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1
+    rm -rf "$work"
+}
 trap cleanup EXIT
+
+if [ "$backend" = postgres ]; then
+    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DO \$\$ BEGIN CREATE ROLE tollgate_bench LOGIN NOSUPERUSER NOBYPASSRLS; EXCEPTION WHEN duplicate_object THEN NULL; END \$\$" >/dev/null
+    psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $pg_db OWNER tollgate_bench" >/dev/null
+    db_url="postgres://tollgate_bench@127.0.0.1:5432/$pg_db"
+else
+    db_url="sqlite://$work/tollgate.db"
+fi
 
 "$bin" mock-provider --bind "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
 mock=$!
@@ -32,7 +50,7 @@ cat >"$work/tollgate.toml" <<TOML
 [server]
 bind = "127.0.0.1:$port"
 [database]
-url = "sqlite://$work/tollgate.db"
+url = "$db_url"
 [usage]
 journal_dir = "$work/journal"
 [log]
@@ -89,7 +107,7 @@ print(f"| {name} | {s['requestsPerSec']:.0f} | {ms(lat['p50']):.3f} | {ms(lat['p
 PY
 }
 
-echo "machine: $(nproc) cores, $(uname -r); $($bin --version); $($oha --version); ${secs}s per run"
+echo "machine: $(nproc) cores, $(uname -r); $($bin --version); $($oha --version); ${secs}s per run; $backend; worker threads: ${TOLLGATE_SERVER__WORKER_THREADS:-0 (one per core)}"
 echo
 echo "| run | req/s | p50 ms | p99 ms | gateway CPU ms/req | mock CPU ms/req | 200s |"
 echo "|---|---|---|---|---|---|---|"
@@ -105,6 +123,10 @@ run "tollgate, JSON, c=64, credits" tollgate "$paying" 0 -c 64
 run "direct, stream, c=64" direct x 1 -c 64
 run "tollgate, stream, c=64, credits" tollgate "$paying" 1 -c 64
 echo
-echo "gateway peak RSS: $(awk '/VmHWM/ {print int($2/1024)}' "/proc/$gateway/status") MiB; mock peak RSS: $(awk '/VmHWM/ {print int($2/1024)}' "/proc/$mock/status") MiB"
-stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from usage_logs').fetchone()[0])" "$work/tollgate.db")
-echo "usage rows stored by the end: $stored"
+echo "gateway RSS: $(awk '/VmRSS/ {print int($2/1024)}' "/proc/$gateway/status") MiB at the end, $(awk '/VmHWM/ {print int($2/1024)}' "/proc/$gateway/status") MiB at peak; mock peak RSS: $(awk '/VmHWM/ {print int($2/1024)}' "/proc/$mock/status") MiB"
+if [ "$backend" = postgres ]; then
+    stored=$(psql -At -h 127.0.0.1 -U postgres -d "$pg_db" -c "select count(*) from usage_logs")
+else
+    stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from usage_logs').fetchone()[0])" "$work/tollgate.db")
+fi
+echo "backend: $backend; usage rows stored by the end: $stored"

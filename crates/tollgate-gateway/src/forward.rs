@@ -236,7 +236,9 @@ impl Drop for Pending<'_> {
 
 /// A whole answer: the caller's model name on it, its usage settled and recorded, then sent.
 async fn whole_answer(finish: Finish, request: CallBody<'_>, mut body: Value) -> Response {
-    let usage = whole_usage(request.wire(), &body, || request.counted_prompt());
+    let usage = whole_usage(request.wire(), &body, || {
+        request.counted_prompt(tokens::Counting::Exact)
+    });
     body["model"] = json!(finish.model.name);
     // A provider that reported no counts: the caller gets Tollgate's.
     if body.get("usage").is_none_or(Value::is_null) {
@@ -292,18 +294,18 @@ pub(crate) struct Sent {
 }
 
 impl Sent {
-    /// Input tokens of the request.
-    pub(crate) fn tokens(&self) -> u32 {
+    /// Input tokens of the request, counted as `how` says.
+    pub(crate) fn tokens(&self, how: tokens::Counting) -> u32 {
         let counted = match self.endpoint {
             Endpoint::Chat => serde_json::from_slice::<ChatRequest>(&self.raw)
                 .ok()
-                .map(|r| CallBody::Chat(&r).counted_prompt()),
+                .map(|r| CallBody::Chat(&r).counted_prompt(how)),
             Endpoint::Messages => serde_json::from_slice::<MessagesRequest>(&self.raw)
                 .ok()
-                .map(|r| CallBody::Messages(&r).counted_prompt()),
+                .map(|r| CallBody::Messages(&r).counted_prompt(how)),
             Endpoint::Embeddings => serde_json::from_slice::<EmbeddingRequest>(&self.raw)
                 .ok()
-                .map(|r| CallBody::Embeddings(&r).counted_prompt()),
+                .map(|r| CallBody::Embeddings(&r).counted_prompt(how)),
             Endpoint::Device => None,
         };
         counted.unwrap_or(self.estimate)

@@ -17,6 +17,7 @@ use serde_json::json;
 use tollgate_config::ModelSettings;
 use tollgate_providers::openai::Usage;
 use tollgate_providers::stream::{Outgoing, StreamContext, StreamMeter, Wire};
+use tollgate_providers::tokens::Counting;
 use tollgate_providers::upstream::{Events, StreamFailure};
 
 use crate::forward::Sent;
@@ -213,16 +214,18 @@ impl Relay {
     }
 
     /// The call's tokens so far; the request is counted only if the provider gave no count.
-    fn usage(&self) -> Usage {
-        self.meter
-            .usage(|| self.finish.as_ref().map_or(0, |f| f.sent.tokens()))
+    fn usage(&self, how: Counting) -> Usage {
+        self.meter.usage(
+            || self.finish.as_ref().map_or(0, |f| f.sent.tokens(how)),
+            how,
+        )
     }
 
     /// Settles and records, then queues the closing events.
     async fn end(&mut self, error: Option<&'static str>) {
         self.over = true;
         let error = error.or(self.meter.error().map(|_| "upstream_stream_error"));
-        let usage = self.usage();
+        let usage = self.usage(Counting::Exact);
         if let Some(finish) = self.finish.take() {
             let settled = finish.complete(usage, error).await;
             // An SSE comment: every client ignores it, and curl users see the cost.
@@ -242,7 +245,7 @@ impl Relay {
 impl Drop for Relay {
     fn drop(&mut self) {
         // The caller left before the end: charge and record what was produced.
-        let usage = self.usage();
+        let usage = self.usage(Counting::IfReady);
         let Some(finish) = self.finish.take() else {
             return;
         };

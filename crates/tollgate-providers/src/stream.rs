@@ -358,15 +358,15 @@ impl StreamMeter {
 
     /// The call's tokens: the upstream's counts where it gave them, else `prompt()` (the
     /// gateway's count of the request, asked for only then) and the output counted from the
-    /// events.
-    pub fn usage(&self, prompt: impl FnOnce() -> u32) -> Usage {
+    /// events as `how` says.
+    pub fn usage(&self, prompt: impl FnOnce() -> u32, how: tokens::Counting) -> Usage {
         let input = match self.upstream_input.filter(|n| *n > 0) {
             Some(n) => n,
             None => prompt(),
         };
         let output = match self.upstream_output {
             Some(n) => n,
-            None => tokens::count(&self.output_text),
+            None => tokens::count_with(&self.output_text, how),
         };
         Usage::new(input, output)
     }
@@ -495,7 +495,7 @@ mod tests {
         assert_eq!(chunks[0]["id"], "chatcmpl-ours");
         assert_eq!(chunks[0]["object"], "chat.completion.chunk");
         assert_eq!(chunks[0]["choices"][0]["index"], 0);
-        let usage = meter.usage(|| 11);
+        let usage = meter.usage(|| 11, tokens::Counting::Exact);
         assert_eq!(usage.prompt_tokens, 11);
         assert!(usage.completion_tokens >= 2);
         let closing = meter.closing(usage);
@@ -517,7 +517,10 @@ mod tests {
         assert_eq!(json_of(&out).len(), 1, "{out:?}");
         assert_eq!(json_of(&out)[0]["id"], "x");
         assert!(json_of(&out)[0].get("usage").is_none());
-        assert_eq!(meter.usage(|| 99), Usage::new(3, 1));
+        assert_eq!(
+            meter.usage(|| 99, tokens::Counting::Exact),
+            Usage::new(3, 1)
+        );
         assert_eq!(meter.closing(Usage::new(3, 1)), vec![Outgoing::Done]);
     }
 
@@ -531,7 +534,7 @@ mod tests {
             b"data: {\"id\":\"chatcmpl-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2,\"total_tokens\":6}}\n\ndata: [DONE]\n\n",
         ]);
         assert!(meter.ended());
-        let usage = meter.usage(|| 0);
+        let usage = meter.usage(|| 0, tokens::Counting::Exact);
         assert_eq!(usage, Usage::new(4, 2));
         out.extend(meter.closing(usage));
         let events = json_of(&out);
@@ -565,7 +568,7 @@ mod tests {
             b"event: content_block_delta\ndata: {\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"some words here\"}}\n\n",
         ]);
         assert!(!meter.ended());
-        let usage = meter.usage(|| 0);
+        let usage = meter.usage(|| 0, tokens::Counting::Exact);
         assert_eq!(usage.prompt_tokens, 8);
         assert!(usage.completion_tokens >= 3);
         out.extend(meter.closing(usage));

@@ -34,15 +34,32 @@ pub fn estimate(text: &str) -> u32 {
     u32::try_from(by_chars.max(words)).unwrap_or(u32::MAX)
 }
 
+/// How much a count is worth.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counting {
+    /// The provider reported nothing: count with the tokenizer, building it if need be.
+    Exact,
+    /// A partial answer its caller abandoned: the tokenizer if it is built, else the estimate
+    /// (not worth 25 MB in a process whose providers report their counts).
+    IfReady,
+}
+
 /// Tokens in `text` by `o200k_base`, or the estimate while the counter is being built.
 pub fn count(text: &str) -> u32 {
+    count_with(text, Counting::Exact)
+}
+
+/// Tokens in `text`, counted as `how` says.
+pub fn count_with(text: &str, how: Counting) -> u32 {
     if text.is_empty() {
         return 0;
     }
     match COUNTER.get() {
         Some(counter) => u32::try_from(counter.count(text)).unwrap_or(u32::MAX),
         None => {
-            build_in_background();
+            if how == Counting::Exact {
+                build_in_background();
+            }
             estimate(text)
         }
     }

@@ -36,9 +36,9 @@ impl CallBody<'_> {
 
     /// Input tokens of the request by the tokenizer: every text, a few tokens of framing per
     /// message, the tool definitions (for when a provider reports none).
-    pub fn counted_prompt(&self) -> u32 {
+    pub fn counted_prompt(&self, how: tokens::Counting) -> u32 {
         let mut n = 0u32;
-        let mut add = |t: &str| n = n.saturating_add(tokens::count(t));
+        let mut add = |t: &str| n = n.saturating_add(tokens::count_with(t, how));
         match self {
             CallBody::Chat(r) => {
                 for m in &r.messages {
