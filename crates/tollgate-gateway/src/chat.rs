@@ -24,11 +24,7 @@ pub(crate) async fn chat_completions(
     let (exchange, request): (Exchange, ChatRequest) =
         Exchange::begin(state, request_id, Endpoint::Chat, grant, body)?;
     check(&request)?;
-    let model = exchange
-        .state
-        .models
-        .find_kind(&request.model, ModelKind::Chat)?
-        .clone();
+    let model = exchange.model(&request.model, ModelKind::Chat)?;
     let estimate = request.prompt_token_estimate();
     let prompt = Prompt {
         estimate,

@@ -29,11 +29,7 @@ pub(crate) async fn embeddings(
         param: "input",
         message: e.to_string(),
     })?;
-    let model = exchange
-        .state
-        .models
-        .find_kind(&request.model, ModelKind::Embedding)?
-        .clone();
+    let model = exchange.model(&request.model, ModelKind::Embedding)?;
     if let Some(asked) = request.dimensions {
         if asked == 0 || asked > model.dimensions {
             return Err(GatewayError::InvalidRequest {

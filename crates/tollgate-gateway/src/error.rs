@@ -102,6 +102,16 @@ pub enum GatewayError {
         /// What exists.
         available: String,
     },
+    /// The key is limited to other models.
+    #[error("the API key `{key}` may not call `{model}`; it may call: {allowed}. Ask your tenant admin to allow the model for this key")]
+    ModelNotAllowed {
+        /// What was asked for.
+        model: String,
+        /// The key's name.
+        key: String,
+        /// What the key may call ("none" when nothing).
+        allowed: String,
+    },
     /// Not enough credits left on the key.
     #[error("this API key has too few credits left ({remaining} micro-units, this call needs up to {needed}); ask your tenant admin to top it up")]
     InsufficientCredits {
@@ -158,6 +168,11 @@ impl GatewayError {
             ),
             E::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, INVALID, "request_too_large"),
             E::UnknownModel { .. } => (StatusCode::NOT_FOUND, INVALID, "model_not_found"),
+            E::ModelNotAllowed { .. } => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                "model_not_allowed",
+            ),
             E::InsufficientCredits { .. } => (
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_quota",
@@ -297,7 +312,9 @@ impl IntoResponse for GatewayError {
             other => other.to_string(),
         };
         let param = match &self {
-            GatewayError::UnknownModel { .. } => Some("model"),
+            GatewayError::UnknownModel { .. } | GatewayError::ModelNotAllowed { .. } => {
+                Some("model")
+            }
             GatewayError::InvalidRequest { param, .. } => Some(*param),
             GatewayError::ContextTooLong { .. } => Some("messages"),
             _ => None,

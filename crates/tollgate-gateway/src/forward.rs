@@ -12,7 +12,7 @@ use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
-use tollgate_config::ModelSettings;
+use tollgate_config::{ModelKind, ModelSettings};
 use tollgate_domain::id::RequestId;
 use tollgate_providers::anthropic::MessagesRequest;
 use tollgate_providers::dispatch::{self, Candidate, Dispatched};
@@ -81,6 +81,18 @@ impl Exchange {
         Ok((exchange, request))
     }
 
+    /// The model called `name`, of `kind`, if this caller's key may call it.
+    pub(crate) fn model(
+        &self,
+        name: &str,
+        kind: ModelKind,
+    ) -> Result<Arc<ModelSettings>, GatewayError> {
+        self.state
+            .models
+            .find_kind(&self.grant, name, kind)
+            .cloned()
+    }
+
     /// Sends `body` to `model` (or its fallbacks) and answers the caller.
     pub(crate) async fn forward(
         self,
@@ -90,7 +102,9 @@ impl Exchange {
         include_usage: bool,
     ) -> Result<Response, GatewayError> {
         let state = &self.state;
-        let chain = state.models.chain(model, prompt.context_needed)?;
+        let chain = state
+            .models
+            .chain(&self.grant, model, prompt.context_needed)?;
         let held = reservation::hold(state, &self.grant, &chain, prompt).await?;
         let mut pending = Pending {
             exchange: Some(&self),

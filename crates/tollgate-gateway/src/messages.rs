@@ -66,11 +66,7 @@ pub(crate) async fn messages(
     let (exchange, request): (Exchange, MessagesRequest) =
         Exchange::begin(state, request_id, Endpoint::Messages, grant, raw)?;
     check(&request)?;
-    let model = exchange
-        .state
-        .models
-        .find_kind(&request.model, ModelKind::Chat)?
-        .clone();
+    let model = exchange.model(&request.model, ModelKind::Chat)?;
     let estimate = request.prompt_token_estimate();
     let prompt = Prompt {
         estimate,

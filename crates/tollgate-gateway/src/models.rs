@@ -1,5 +1,6 @@
 //! The model table from the settings, each call's chain of candidates (the model asked for,
-//! then its fallbacks that fit the prompt), and `GET /v1/models`.
+//! then its fallbacks that fit the prompt and that the key may use), and `GET /v1/models`.
+//! A key limited to some models sees only those: in the list, in errors, as fallbacks.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use tollgate_config::{ModelKind, ModelSettings};
 use tollgate_providers::openai::ModelEntry;
+use tollgate_store::keys::KeyGrant;
 
 use crate::auth::Caller;
 use crate::{GatewayError, GatewayState};
@@ -24,14 +26,15 @@ impl ModelTable {
         }
     }
 
-    /// The model called `name` if it is of `kind`; else an error that says which endpoint
-    /// serves it.
+    /// The model called `name` if the key may call it and it is of `kind`; else an error
+    /// that says which endpoint serves it.
     pub(crate) fn find_kind(
         &self,
+        grant: &KeyGrant,
         name: &str,
         kind: ModelKind,
     ) -> Result<&Arc<ModelSettings>, GatewayError> {
-        let model = self.find(name)?;
+        let model = self.find(grant, name)?;
         if model.kind == kind {
             return Ok(model);
         }
@@ -45,20 +48,40 @@ impl ModelTable {
         })
     }
 
-    /// The model called `name`, or an error that lists what exists.
-    pub(crate) fn find(&self, name: &str) -> Result<&Arc<ModelSettings>, GatewayError> {
-        self.models
-            .iter()
-            .find(|m| m.name == name)
-            .ok_or_else(|| GatewayError::UnknownModel {
+    /// The model called `name` if the key may call it, or an error that lists what the key
+    /// may call.
+    pub(crate) fn find(
+        &self,
+        grant: &KeyGrant,
+        name: &str,
+    ) -> Result<&Arc<ModelSettings>, GatewayError> {
+        let usable = || {
+            let names: Vec<&str> = self.usable(grant).map(|m| m.name.as_str()).collect();
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        let Some(model) = self.models.iter().find(|m| m.name == name) else {
+            return Err(GatewayError::UnknownModel {
                 model: name.to_string(),
-                available: self
-                    .models
-                    .iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+                available: usable(),
+            });
+        };
+        if !grant.may_use(name) {
+            return Err(GatewayError::ModelNotAllowed {
+                model: name.to_string(),
+                key: grant.name.clone(),
+                allowed: usable(),
+            });
+        }
+        Ok(model)
+    }
+
+    /// The models the key may call, in table order.
+    fn usable<'a>(&'a self, grant: &'a KeyGrant) -> impl Iterator<Item = &'a Arc<ModelSettings>> {
+        self.models.iter().filter(|m| grant.may_use(&m.name))
     }
 
     /// The candidates for a call of `model` needing `needed` tokens of context: the model
@@ -66,6 +89,7 @@ impl ModelTable {
     /// context is large enough.
     pub(crate) fn chain(
         &self,
+        grant: &KeyGrant,
         model: &Arc<ModelSettings>,
         needed: u64,
     ) -> Result<Vec<Arc<ModelSettings>>, GatewayError> {
@@ -79,7 +103,7 @@ impl ModelTable {
         let fallbacks = model
             .fallbacks
             .iter()
-            .filter_map(|name| self.models.iter().find(|m| &m.name == name))
+            .filter_map(|name| self.usable(grant).find(|m| &m.name == name))
             .filter(|m| needed <= u64::from(m.context_tokens))
             .cloned();
         Ok(std::iter::once(model.clone()).chain(fallbacks).collect())
@@ -89,10 +113,10 @@ impl ModelTable {
 /// `GET /v1/models/{model}`: one model.
 pub(crate) async fn retrieve(
     State(state): State<GatewayState>,
-    _caller: Caller,
+    Caller(grant): Caller,
     Path(name): Path<String>,
 ) -> Result<Json<ModelEntry>, GatewayError> {
-    state.models.find(&name).map(|m| Json(entry(m)))
+    state.models.find(&grant, &name).map(|m| Json(entry(m)))
 }
 
 fn entry(m: &ModelSettings) -> ModelEntry {
@@ -105,7 +129,7 @@ fn entry(m: &ModelSettings) -> ModelEntry {
 }
 
 /// `GET /v1/models`: the models this key may use.
-pub(crate) async fn list(State(state): State<GatewayState>, _caller: Caller) -> Json<Value> {
-    let data: Vec<ModelEntry> = state.models.models.iter().map(|m| entry(m)).collect();
+pub(crate) async fn list(State(state): State<GatewayState>, Caller(grant): Caller) -> Json<Value> {
+    let data: Vec<ModelEntry> = state.models.usable(&grant).map(|m| entry(m)).collect();
     Json(json!({ "object": "list", "data": data }))
 }

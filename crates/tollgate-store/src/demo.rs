@@ -167,6 +167,7 @@ impl Store {
                 issued: &issued,
                 scopes: Vec::new(),
                 credits: Some(DEMO_KEY_CREDITS - spent),
+                allowed_models: None,
             })
             .await?;
             report.keys.push((name, issued.secret));

@@ -32,6 +32,8 @@ pub struct NewKey<'a> {
     pub scopes: Vec<String>,
     /// Credits in micro-units; `None` is unlimited (gateway keys).
     pub credits: Option<i64>,
+    /// Public model names the key may call; `None` is every model (gateway keys).
+    pub allowed_models: Option<Vec<String>>,
 }
 
 impl Tx {
@@ -39,8 +41,8 @@ impl Tx {
     pub async fn insert_key(&mut self, k: &NewKey<'_>) -> Result<(), StoreError> {
         on_tx!(self, conn => sqlx::query(
             "INSERT INTO api_keys (id, tenant_id, kind, app_id, user_id, team_id, name, key_prefix,
-                key_hash, scopes, credits_remaining)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                key_hash, scopes, credits_remaining, allowed_models)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(DbId(k.id))
         .bind(DbId(k.tenant_id))
@@ -53,6 +55,7 @@ impl Tx {
         .bind(&k.issued.hash)
         .bind(Json(&k.scopes))
         .bind(k.credits)
+        .bind(k.allowed_models.as_ref().map(Json))
         .execute(&mut *conn)
         .await.map(|r| r.rows_affected()))?;
         Ok(())
@@ -98,6 +101,17 @@ pub struct KeyGrant {
     pub tenant_active: bool,
     /// Browser origins allowed to use it (the app's `allowed_origins`).
     pub allowed_origins: Vec<String>,
+    /// Public model names it may call; `None` is every model.
+    pub allowed_models: Option<Vec<String>>,
+}
+
+impl KeyGrant {
+    /// Whether the key may call the model with this public name.
+    pub fn may_use(&self, model: &str) -> bool {
+        self.allowed_models
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|m| m == model))
+    }
 }
 
 type KeyRow = (
@@ -111,6 +125,7 @@ type KeyRow = (
     Option<DbTime>,
     Option<DbTime>,
     Option<i64>,
+    Option<Json<Vec<String>>>,
 );
 
 impl Store {
@@ -119,14 +134,15 @@ impl Store {
         let mut tx = self.begin_read_in(Scope::Key(hash)).await?;
         let row: Option<KeyRow> = on_tx!(&mut tx, conn => sqlx::query_as(
             "SELECT id, tenant_id, app_id, team_id, kind, name, is_active, revoked_at, expires_at,
-                    credits_remaining
+                    credits_remaining, allowed_models
              FROM api_keys WHERE key_hash = $1",
         )
         .bind(hash)
         .fetch_optional(&mut *conn)
         .await)?;
         tx.commit().await?;
-        let Some((id, tenant, app, team, kind, name, is_active, revoked, expires, credits)) = row
+        let Some((id, tenant, app, team, kind, name, is_active, revoked, expires, credits, models)) =
+            row
         else {
             return Ok(None);
         };
@@ -165,6 +181,7 @@ impl Store {
             app_active,
             tenant_active,
             allowed_origins: origins,
+            allowed_models: models.map(|m| m.0),
         }))
     }
 }
@@ -271,6 +288,24 @@ impl Tx {
         .bind(DbId(key_id))
         .bind(DbTime::now())
         .bind(reason)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Sets the models a gateway key may call (`None`: every model); returns false when no
+    /// gateway key has this id.
+    pub async fn set_key_models(
+        &mut self,
+        key_id: Uuid,
+        models: Option<&[String]>,
+    ) -> Result<bool, StoreError> {
+        let done = on_tx!(self, conn => sqlx::query(
+            "UPDATE api_keys SET allowed_models = $2 WHERE id = $1 AND kind = 'gateway'",
+        )
+        .bind(DbId(key_id))
+        .bind(models.map(Json))
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;

@@ -34,6 +34,7 @@ async fn key(store: &Store, credits: i64) -> (Uuid, Uuid) {
         issued: &issued,
         scopes: vec![],
         credits: Some(credits),
+        allowed_models: None,
     })
     .await
     .unwrap();

@@ -43,6 +43,7 @@ fn key<'a>(
         } else {
             None
         },
+        allowed_models: None,
     }
 }
 
@@ -145,10 +146,29 @@ async fn key_kinds_never_stand_in_for_each_other(db: TestDb) {
     assert!(matches!(gateway_without_app, Err(StoreError::Refused(_))));
     drop(tx);
     let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
-    tx.insert_key(&key(tenant, None, Some(owner), KeyKind::Admin, &c))
+    let admin = key(tenant, None, Some(owner), KeyKind::Admin, &c);
+    tx.insert_key(&admin).await.unwrap();
+    tx.insert_key(&key(tenant, Some(app), None, KeyKind::Gateway, &b))
         .await
         .unwrap();
+    assert!(
+        !tx.set_key_models(admin.id, Some(&["m".to_string()]))
+            .await
+            .unwrap(),
+        "only gateway keys are limited to models"
+    );
     tx.commit().await.unwrap();
+    let admin_models = store
+        .execute_raw(&format!(
+            "UPDATE api_keys SET allowed_models = '[\"m\"]' WHERE id = '{}'",
+            admin.id
+        ))
+        .await;
+    assert!(admin_models.is_err(), "the database refuses it too");
+    let not_a_list = store
+        .execute_raw("UPDATE api_keys SET allowed_models = '{\"m\": 1}' WHERE kind = 'gateway'")
+        .await;
+    assert!(not_a_list.is_err(), "a model list is a JSON array");
     let negative = store
         .execute_raw("UPDATE api_keys SET credits_remaining = -1")
         .await;

@@ -64,6 +64,21 @@ pub(super) enum KeysCommand {
         #[arg(long, default_value = "revoked by the operator")]
         reason: String,
     },
+    /// Limit a key to some models, or with `--all` let it call every model again.
+    Models {
+        /// The key's id.
+        id: Uuid,
+        /// A public model name from the model table (repeatable).
+        #[arg(
+            long = "model",
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        models: Vec<String>,
+        /// Every model the gateway serves, now and later.
+        #[arg(long)]
+        all: bool,
+    },
     /// Add credits to a key that has a balance.
     TopUp {
         /// The key's id.
@@ -89,6 +104,34 @@ pub(super) struct CreateKey {
     /// The team whose budget and policies apply.
     #[arg(long)]
     team: Option<Uuid>,
+    /// A public model name the key may call (repeatable); without it the key may call every
+    /// model.
+    #[arg(long = "model")]
+    models: Vec<String>,
+}
+
+/// `None` for an empty list (every model); else the names, each checked against the model
+/// table so a typo cannot leave a key with a name that never matches.
+fn model_list(settings: &Settings, models: Vec<String>) -> Result<Option<Vec<String>>, String> {
+    if models.is_empty() {
+        return Ok(None);
+    }
+    let known: Vec<&str> = settings.models.iter().map(|m| m.name.as_str()).collect();
+    match models.iter().find(|m| !known.contains(&m.as_str())) {
+        Some(unknown) => Err(format!(
+            "there is no model `{unknown}` in the model table; models: {}",
+            known.join(", ")
+        )),
+        None => {
+            let mut unique: Vec<String> = Vec::with_capacity(models.len());
+            for model in models {
+                if !unique.contains(&model) {
+                    unique.push(model);
+                }
+            }
+            Ok(Some(unique))
+        }
+    }
 }
 
 fn parse_amount(s: &str) -> Result<Micros, String> {
@@ -170,6 +213,13 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
     let store = open_store(&settings).await?;
     match cmd {
         KeysCommand::Create(args) => {
+            let models = match model_list(&settings, args.models) {
+                Ok(models) => models,
+                Err(message) => {
+                    say!("{message}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
             let mut tx = store.begin_in(Scope::System("cli keys create")).await?;
             let Some(tenant) = tx.app_tenant(args.app).await? else {
                 say!(
@@ -191,6 +241,7 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                 issued: &issued,
                 scopes: Vec::new(),
                 credits: args.credits.map(|c| c.0),
+                allowed_models: models.clone(),
             })
             .await?;
             let credits = args.credits.map(|c| c.to_string());
@@ -200,7 +251,12 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                 "key.create",
                 "api_key",
                 id,
-                json!({ "name": args.name, "prefix": issued.prefix, "credits": credits }),
+                json!({
+                    "name": args.name,
+                    "prefix": issued.prefix,
+                    "credits": credits,
+                    "allowed_models": models,
+                }),
             )
             .await?;
             tx.commit().await?;
@@ -254,6 +310,46 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
             tx.commit().await?;
             say!(
                 "key {id} revoked; it stops working within {} s on every replica",
+                settings.gateway.key_cache_seconds
+            );
+        }
+        KeysCommand::Models { id, models, all } => {
+            let models = if all {
+                None
+            } else {
+                match model_list(&settings, models) {
+                    Ok(models) => models,
+                    Err(message) => {
+                        say!("{message}");
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            };
+            let mut tx = store.begin_in(Scope::System("cli keys models")).await?;
+            let Some(tenant) = tx.key_tenant(id).await? else {
+                say!("there is no key {id}; `tollgate keys list` shows them");
+                return Ok(ExitCode::from(2));
+            };
+            if !tx.set_key_models(id, models.as_deref()).await? {
+                say!("key {id} is an admin key; only gateway keys call models");
+                return Ok(ExitCode::from(2));
+            }
+            audit(
+                &mut tx,
+                tenant,
+                "key.models",
+                "api_key",
+                id,
+                json!({ "allowed_models": models }),
+            )
+            .await?;
+            tx.commit().await?;
+            match models {
+                None => say!("key {id} may call every model"),
+                Some(models) => say!("key {id} may call: {}", models.join(", ")),
+            }
+            say!(
+                "the change reaches every replica within {} s",
                 settings.gateway.key_cache_seconds
             );
         }

@@ -33,7 +33,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     assert!(status.status.success());
     assert_eq!(
         stdout(&status).matches("pending").count(),
-        8,
+        9,
         "{}",
         stdout(&status)
     );
@@ -41,7 +41,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let up = tollgate(&db, &["migrate", "up", "--to", "3"]);
     assert!(stdout(&up).contains("applied 3"), "{}", stdout(&up));
     let up = tollgate(&db, &["migrate", "up"]);
-    assert!(stdout(&up).contains("applied 8"), "{}", stdout(&up));
+    assert!(stdout(&up).contains("applied 9"), "{}", stdout(&up));
 
     let verify = tollgate(&db, &["schema", "verify"]);
     assert!(verify.status.success(), "{}", stdout(&verify));
@@ -50,12 +50,12 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let refused = tollgate(&db, &["migrate", "down"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
     let down = tollgate(&db, &["migrate", "down", "--yes"]);
-    assert!(stdout(&down).contains("reverted 8"), "{}", stdout(&down));
+    assert!(stdout(&down).contains("reverted 9"), "{}", stdout(&down));
     tollgate(&db, &["migrate", "up"]);
 
     let check = tollgate(&db, &["db", "check"]);
     assert!(check.status.success(), "{}", stdout(&check));
-    assert!(stdout(&check).contains("migrations 8 of 8 applied"));
+    assert!(stdout(&check).contains("migrations 9 of 9 applied"));
     assert!(stdout(&check).contains("usage_logs"));
 }
 
@@ -236,6 +236,49 @@ async fn tenants_apps_and_keys_from_the_command_line(db: TestDb) {
     let missing = tollgate(&db, &["keys", "revoke", &uuid::Uuid::new_v4().to_string()]);
     assert_eq!(missing.status.code(), Some(2));
 
+    let typo = tollgate(
+        &db,
+        &["keys", "create", "--app", &app, "--model", "mock-smal"],
+    );
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        stdout(&typo).contains("no model `mock-smal`") && stdout(&typo).contains("mock-small"),
+        "{}",
+        stdout(&typo)
+    );
+    let limited = tollgate(
+        &db,
+        &["keys", "create", "--app", &app, "--model", "mock-small"],
+    );
+    assert!(limited.status.success(), "{}", stdout(&limited));
+    let limited_id = stdout(&limited)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let opened = tollgate(&db, &["keys", "models", &limited_id, "--all"]);
+    assert!(
+        stdout(&opened).contains("may call every model"),
+        "{}",
+        stdout(&opened)
+    );
+    let narrowed = tollgate(
+        &db,
+        &["keys", "models", &limited_id, "--model", "mock-large"],
+    );
+    assert!(
+        stdout(&narrowed).contains("may call: mock-large"),
+        "{}",
+        stdout(&narrowed)
+    );
+    let models = store
+        .strings_raw(&format!(
+            "SELECT CAST(allowed_models AS TEXT) FROM api_keys WHERE id = '{limited_id}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(models, [r#"["mock-large"]"#]);
+
     let actions = store
         .strings_raw(&format!(
             "SELECT action FROM audit_log WHERE CAST(tenant_id AS TEXT) = '{tenant}' ORDER BY seq"
@@ -249,7 +292,10 @@ async fn tenants_apps_and_keys_from_the_command_line(db: TestDb) {
             "app.create",
             "key.create",
             "key.top_up",
-            "key.revoke"
+            "key.revoke",
+            "key.create",
+            "key.models",
+            "key.models"
         ]
     );
 }

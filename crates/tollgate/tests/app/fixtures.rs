@@ -41,11 +41,20 @@ pub async fn key_with(store: &Store, credits: Option<i64>) -> (Uuid, Uuid, Strin
         issued: &issued,
         scopes: vec![],
         credits,
+        allowed_models: None,
     })
     .await
     .unwrap();
     tx.commit().await.unwrap();
     (tenant, key_id, issued.secret)
+}
+
+/// Limits the key to `models` (`None`: every model).
+pub async fn limit_models(store: &Store, key_id: Uuid, models: Option<&[&str]>) {
+    let models: Option<Vec<String>> = models.map(|m| m.iter().map(|s| s.to_string()).collect());
+    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    assert!(tx.set_key_models(key_id, models.as_deref()).await.unwrap());
+    tx.commit().await.unwrap();
 }
 
 pub fn chat(model: &str, text: &str) -> Value {

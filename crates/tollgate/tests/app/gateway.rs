@@ -7,7 +7,7 @@ use tollgate_config::CreditRule;
 use tollgate_domain::key::{issue, KeyKind};
 use tollgate_testkit::{backend_tests, TestApp, TestDb};
 
-use crate::fixtures::{chat, key_with, unspent_credits, usage_row};
+use crate::fixtures::{chat, key_with, limit_models, unspent_credits, usage_row};
 
 backend_tests!(
     answers_a_chat_completion_and_records_usage,
@@ -22,6 +22,7 @@ backend_tests!(
     every_answered_call_is_recorded_by_shutdown,
     embeds_as_floats_or_base64,
     speaks_the_anthropic_messages_api,
+    a_key_limited_to_some_models_sees_and_calls_only_those,
 );
 
 async fn answers_a_chat_completion_and_records_usage(db: TestDb) {
@@ -686,4 +687,84 @@ async fn speaks_the_anthropic_messages_api(db: TestDb) {
     let e: Value = bad.json().await.unwrap();
     assert_eq!(e["type"], "error");
     assert_eq!(e["error"]["type"], "authentication_error");
+}
+
+async fn a_key_limited_to_some_models_sees_and_calls_only_those(db: TestDb) {
+    let mut settings = db.settings();
+    settings.gateway.key_cache_seconds = 0;
+    let app = TestApp::spawn_with(settings).await;
+    let (_, key_id, secret) = key_with(&app.store, None).await;
+    limit_models(&app.store, key_id, Some(&["mock-small"])).await;
+    let get = |path: &str| app.client.get(app.url(path)).bearer_auth(&secret).send();
+
+    let listed: Value = get("/v1/models").await.unwrap().json().await.unwrap();
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["mock-small"], "{listed}");
+    assert_eq!(get("/v1/models/mock-small").await.unwrap().status(), 200);
+    assert_eq!(get("/v1/models/mock-large").await.unwrap().status(), 403);
+
+    let call = |model: &str| {
+        app.client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(&secret)
+            .json(&chat(model, "hi"))
+            .send()
+    };
+    assert_eq!(call("mock-small").await.unwrap().status(), 200);
+    let r = call("mock-large").await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().contains_key("x-request-id"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "model_not_allowed", "{body}");
+    assert_eq!(body["error"]["type"], "permission_error");
+    assert_eq!(body["error"]["param"], "model");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`test key`") && message.contains("may call: mock-small."),
+        "{message}"
+    );
+    let r = call("gpt-9").await.unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "model_not_found");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("available models: mock-small"),
+        "only what the key may call is offered: {body}"
+    );
+
+    let r = app
+        .client
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &secret)
+        .json(&json!({"model": "mock-large", "max_tokens": 10,
+                      "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["type"], "permission_error", "{e}");
+
+    limit_models(&app.store, key_id, Some(&[])).await;
+    let body: Value = call("mock-small").await.unwrap().json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("may call: none."),
+        "an empty list parks the key: {body}"
+    );
+    limit_models(&app.store, key_id, None).await;
+    let listed: Value = get("/v1/models").await.unwrap().json().await.unwrap();
+    assert!(
+        listed["data"].as_array().unwrap().len() > 1,
+        "a lifted limit gives every model back: {listed}"
+    );
 }

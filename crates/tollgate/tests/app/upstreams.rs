@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use tollgate_config::{ModelKind, ModelSettings, ProviderKind, ProviderSettings, Settings};
 use tollgate_testkit::{backend_tests, MockServerConfig, MockUpstream, TestApp, TestDb};
 
-use crate::fixtures::{chat, key_with, sse_events, unspent_credits, usage_of};
+use crate::fixtures::{chat, key_with, limit_models, sse_events, unspent_credits, usage_of};
 
 backend_tests!(
     openai_callers_reach_both_kinds_of_upstream,
@@ -345,6 +345,18 @@ async fn flaky_and_unreachable_upstreams_are_retried_and_fallen_back(db: TestDb)
         row, "claude|claude-mock",
         "recorded as the model that answered"
     );
+
+    // A key limited to the failing model is not routed to a fallback it may not call.
+    let (_, limited_id, limited) = key_with(&app.store, None).await;
+    limit_models(&app.store, limited_id, Some(&["unreachable"])).await;
+    let r = post(
+        &app,
+        "/v1/chat/completions",
+        &limited,
+        &chat("unreachable", "hi"),
+    )
+    .await;
+    assert_eq!(r.status(), 502, "no fallback outside the key's models");
 }
 
 async fn upstream_errors_reach_the_caller_in_its_shape(db: TestDb) {
