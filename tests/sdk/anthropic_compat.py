@@ -14,9 +14,11 @@ from harness import check, report
 BASE = os.environ["TOLLGATE_TEST_URL"].rstrip("/")
 KEY = os.environ["TOLLGATE_TEST_KEY"]
 BROKE_KEY = os.environ["TOLLGATE_TEST_BROKE_KEY"]
+LIMITED_KEY = os.environ["TOLLGATE_TEST_LIMITED_KEY"]
 
 CHAT_MODELS = os.environ.get("TOLLGATE_TEST_CHAT_MODELS", "mock-small,mock-large").split(",")
 SMALL = CHAT_MODELS[0]
+LARGE = CHAT_MODELS[-1]
 
 client = anthropic.Anthropic(base_url=BASE, api_key=KEY, max_retries=0)
 
@@ -108,6 +110,18 @@ def _():
         client.messages.create(model="claude-9", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     except anthropic.NotFoundError as e:
         assert SMALL in str(e), str(e)
+    else:
+        raise AssertionError("no error")
+
+
+@check("a model the key may not call raises PermissionDeniedError")
+def _():
+    limited = anthropic.Anthropic(base_url=BASE, api_key=LIMITED_KEY, max_retries=0)
+    try:
+        limited.messages.create(model=LARGE, max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    except anthropic.PermissionDeniedError as e:
+        assert e.status_code == 403, e.status_code
+        assert SMALL in e.message, e.message
     else:
         raise AssertionError("no error")
 

@@ -19,10 +19,12 @@ from harness import check, report
 BASE = os.environ["TOLLGATE_TEST_URL"].rstrip("/") + "/v1"
 KEY = os.environ["TOLLGATE_TEST_KEY"]
 BROKE_KEY = os.environ["TOLLGATE_TEST_BROKE_KEY"]
+LIMITED_KEY = os.environ["TOLLGATE_TEST_LIMITED_KEY"]
 
 CHAT_MODELS = os.environ.get("TOLLGATE_TEST_CHAT_MODELS", "mock-small,mock-large").split(",")
 EMBED_MODEL = os.environ.get("TOLLGATE_TEST_EMBED_MODEL", "mock-embed")
 SMALL = CHAT_MODELS[0]
+LARGE = CHAT_MODELS[-1]
 
 client = openai.OpenAI(base_url=BASE, api_key=KEY, max_retries=0)
 
@@ -151,6 +153,19 @@ def _():
         client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "x"}])
     except openai.NotFoundError as e:
         assert e.code == "model_not_found", e.code
+        assert SMALL in e.message, e.message
+    else:
+        raise AssertionError("no error")
+
+
+@check("a model the key may not call raises PermissionDeniedError")
+def _():
+    limited = openai.OpenAI(base_url=BASE, api_key=LIMITED_KEY, max_retries=0)
+    assert [m.id for m in limited.models.list()] == [SMALL]
+    try:
+        limited.chat.completions.create(model=LARGE, messages=[{"role": "user", "content": "x"}])
+    except openai.PermissionDeniedError as e:
+        assert e.status_code == 403, e.status_code
         assert SMALL in e.message, e.message
     else:
         raise AssertionError("no error")

@@ -42,7 +42,9 @@ start_gateway() {
     wait_for "http://127.0.0.1:$port/readyz" "$gateway" "$dir/log.txt"
     key=$(awk '/Demo Key 1:/ {print $4}' "$dir/out.txt")
     broke=$(awk '/Demo Key 2:/ {print $4}' "$dir/out.txt")
-    [ -n "$key" ] && [ -n "$broke" ] || { cat "$dir/out.txt"; echo "no demo keys printed"; exit 1; }
+    limited=$(awk '/Demo Key 3:/ {print $4}' "$dir/out.txt")
+    db="$dir/tollgate.db"
+    [ -n "$key" ] && [ -n "$broke" ] && [ -n "$limited" ] || { cat "$dir/out.txt"; echo "no demo keys printed"; exit 1; }
     # Empty the second demo key's credits for the 402 check (the SQLite file is ours).
     "$python" - "$dir/tollgate.db" <<'PY'
 import sqlite3, sys
@@ -59,7 +61,15 @@ stop_gateway() {
 
 status=0
 run_sdks() { # chat models, embedding model
+    # The third demo key may call only the first chat model (unused so far, so not cached).
+    "$python" - "$db" "${1%%,*}" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE api_keys SET allowed_models = ? WHERE name = 'Demo Key 3'", (json.dumps([sys.argv[2]]),))
+db.commit()
+PY
     export TOLLGATE_TEST_URL="http://127.0.0.1:$port" TOLLGATE_TEST_KEY="$key" TOLLGATE_TEST_BROKE_KEY="$broke"
+    export TOLLGATE_TEST_LIMITED_KEY="$limited"
     export TOLLGATE_TEST_CHAT_MODELS="$1" TOLLGATE_TEST_EMBED_MODEL="$2"
     echo "-- openai SDK"
     "$python" "$here/openai_compat.py" || status=1
