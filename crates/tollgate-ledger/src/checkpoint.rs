@@ -87,8 +87,16 @@ impl Checkpoint {
     }
 
     /// The signed note of this checkpoint.
+    /// Refuses a checkpoint whose text would not read back as itself (an empty origin, a
+    /// newline inside a line, an empty extension).
     pub fn sign(&self, signer: &Signer) -> Result<String, CheckpointError> {
-        Ok(signer.sign(&self.to_text())?)
+        let text = self.to_text();
+        if Self::parse(&text)? != *self {
+            return Err(CheckpointError::Malformed(
+                "its lines would not read back as the same checkpoint",
+            ));
+        }
+        Ok(signer.sign(&text)?)
     }
 
     /// Checks a signed checkpoint against trusted keys and reads it.
@@ -114,6 +122,11 @@ mod tests {
         let note = cp.sign(&signer).unwrap();
         assert!(note.starts_with("tollgate.test/audit/system\n42\n"));
         assert_eq!(Checkpoint::open(&note, &[signer.verifier()]).unwrap(), cp);
+        let mut forged = cp.clone();
+        forged.origin = "a\n1\nAAAA".into();
+        assert!(forged.sign(&signer).is_err());
+        forged.origin = String::new();
+        assert!(forged.sign(&signer).is_err());
         let grown = note.replacen("\n42\n", "\n43\n", 1);
         assert!(Checkpoint::open(&grown, &[signer.verifier()]).is_err());
     }

@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 const ED25519: u8 = 0x01;
 /// What starts a private key.
 const PRIVATE: &str = "PRIVATE+KEY+";
+/// Signature lines a note may carry (as Go's `note.Open`): bounds the work of opening one.
+const MAX_SIGNATURES: usize = 100;
 /// What starts a signature line.
 const DASH: &str = "\u{2014} ";
 
@@ -229,7 +231,7 @@ fn check_text(text: &str) -> Result<(), NoteError> {
     if !text.ends_with('\n') {
         return Err(NoteError::Malformed("the text must end in a newline"));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n') {
+    if text.chars().any(|c| c < ' ' && c != '\n') {
         return Err(NoteError::Malformed(
             "control characters other than newline are not allowed",
         ));
@@ -249,12 +251,15 @@ pub fn open(note: &str, trusted: &[Verifier]) -> Result<Opened, NoteError> {
     if signatures.is_empty() || !signatures.ends_with('\n') {
         return Err(NoteError::Malformed("no signature lines"));
     }
-    if signatures.chars().any(|c| c.is_control() && c != '\n') {
+    if signatures.chars().any(|c| c < ' ' && c != '\n') {
         return Err(NoteError::Malformed(
             "control characters other than newline are not allowed",
         ));
     }
     let mut signed_by = Vec::new();
+    if signatures.lines().count() > MAX_SIGNATURES {
+        return Err(NoteError::Malformed("more than 100 signature lines"));
+    }
     for line in signatures.lines() {
         let rest = line.strip_prefix(DASH).ok_or(NoteError::Malformed(
             "a signature line starts with an em dash",
@@ -272,15 +277,16 @@ pub fn open(note: &str, trusted: &[Verifier]) -> Result<Opened, NoteError> {
         let Some(verifier) = trusted.iter().find(|v| v.name == name && v.id == id) else {
             continue;
         };
+        if signed_by.iter().any(|n| n == name) {
+            continue;
+        }
         let signature = Signature::from_slice(&blob[4..])
             .map_err(|_| NoteError::BadSignature(name.to_string()))?;
         verifier
             .key
             .verify(text.as_bytes(), &signature)
             .map_err(|_| NoteError::BadSignature(name.to_string()))?;
-        if !signed_by.iter().any(|n| n == name) {
-            signed_by.push(name.to_string());
-        }
+        signed_by.push(name.to_string());
     }
     if signed_by.is_empty() {
         return Err(NoteError::Unverified);

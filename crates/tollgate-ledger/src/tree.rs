@@ -206,7 +206,7 @@ pub fn verify_consistency(
             return Err(ProofError::WrongLength);
         }
         let same = if old == 0 {
-            *old_root == Hash::empty()
+            *old_root == Hash::empty() && (new > 0 || *new_root == Hash::empty())
         } else {
             old_root == new_root
         };
@@ -457,6 +457,7 @@ mod tests {
             "size 0 has the empty root"
         );
         verify_consistency(0, 5, &Hash::empty(), &r, &[]).unwrap();
+        assert!(verify_consistency(0, 0, &Hash::empty(), &r, &[]).is_err());
         assert!(verify_consistency(0, 5, &Hash::empty(), &r, &[r]).is_err());
         assert!(verify_consistency(3, 5, &r, &r, &[]).is_err());
     }

@@ -52,6 +52,12 @@ pub enum VerifyError {
         /// The checkpoint's size.
         size: u64,
     },
+    /// Two checkpoints of the same size with different roots: the log showed two histories.
+    #[error("two checkpoints for {size} entries have different roots: the log was forked")]
+    Forked {
+        /// Their size.
+        size: u64,
+    },
     /// A checkpoint for more entries than the log has: entries were removed from the end.
     #[error(
         "a checkpoint covers {size} entries but the log has only {have}: entries were removed"
@@ -95,7 +101,10 @@ impl LogCheck {
         if size == self.tree.size() && self.tree.root() != root {
             return Err(VerifyError::Checkpoint { size });
         }
-        self.expected.insert(size, root);
+        match self.expected.insert(size, root) {
+            Some(earlier) if earlier != root => Err(VerifyError::Forked { size }),
+            _ => Ok(()),
+        }?;
         Ok(())
     }
 
@@ -260,6 +269,9 @@ mod tests {
             check(&entries[..8], &[(10, roots[10])]),
             Err(VerifyError::Truncated { size: 10, have: 8 })
         );
+        let mut c = LogCheck::new(Uuid::nil());
+        c.expect(6, roots[6]).unwrap();
+        assert_eq!(c.expect(6, roots[5]), Err(VerifyError::Forked { size: 6 }));
         let mut foreign = entries.clone();
         foreign[0].0.log = Uuid::from_u128(9);
         assert!(matches!(
