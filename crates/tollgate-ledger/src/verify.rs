@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::entry::{Entry, EntryError};
 use crate::hash::{chain_hash, Hash, CHAIN_START};
-use crate::tree::Frontier;
+use crate::tree::{Frontier, Node};
 
 /// Where and how a log fails its check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -108,8 +108,9 @@ impl LogCheck {
         Ok(())
     }
 
-    /// Checks the next entry against the chain hash stored with it.
-    pub fn push(&mut self, entry: &Entry, stored_chain: &Hash) -> Result<(), VerifyError> {
+    /// Checks the next entry against the chain hash stored with it; returns the complete
+    /// subtrees it finished (its leaf first), for comparison with stored tree hashes.
+    pub fn push(&mut self, entry: &Entry, stored_chain: &Hash) -> Result<Vec<Node>, VerifyError> {
         let seq = entry.seq;
         if entry.log != self.log {
             return Err(VerifyError::WrongLog {
@@ -133,13 +134,18 @@ impl LogCheck {
             return Err(VerifyError::Chain { seq });
         }
         self.chain = chain;
-        self.tree.push(leaf);
+        let done = self.tree.push(leaf);
         if let Some(root) = self.expected.get(&seq) {
             if *root != self.tree.root() {
                 return Err(VerifyError::Checkpoint { size: seq });
             }
         }
-        Ok(())
+        Ok(done)
+    }
+
+    /// Entries checked so far.
+    pub fn size(&self) -> u64 {
+        self.tree.size()
     }
 
     /// Ends the check: every checkpoint must be within the log.

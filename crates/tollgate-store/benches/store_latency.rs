@@ -33,7 +33,10 @@ struct Org {
 async fn build_org(store: &Store) -> Org {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
     let tenant = Uuid::new_v4();
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     tx.insert_tenant(&NewTenant {
         id: tenant,
         name: "Bench".into(),
@@ -94,7 +97,7 @@ async fn build_org(store: &Store) -> Org {
         }
         users.push(id);
     }
-    tx.commit().await.unwrap();
+    tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
     Org {
         tenant,
         users,

@@ -219,8 +219,9 @@ pub enum Scope<'a> {
 }
 
 impl Store {
-    /// Starts a write transaction in `scope`.
-    pub async fn begin_in(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
+    /// Starts a write transaction in `scope`. Control-plane changes use
+    /// [`Store::begin_change`], whose commit requires an audit entry.
+    pub(crate) async fn begin_in(&self, scope: Scope<'_>) -> Result<Tx, StoreError> {
         Ok(match &self.pool {
             Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(pool) => Tx::Postgres(postgres_begin_in(pool, scope).await?),

@@ -63,7 +63,7 @@ impl Store {
         let mut report = DemoReport::default();
         let mut rng = rand::thread_rng();
         let rows = demo::usage_rows(demo::USAGE_ROW_COUNT, demo::USAGE_SEED);
-        let mut tx = self.begin_in(Scope::System("demo seed")).await?;
+        let mut tx = self.begin_change(Scope::System("demo seed")).await?;
 
         report.tenant_created = tx
             .insert_tenant(&NewTenant {
@@ -207,7 +207,7 @@ impl Store {
         // One transaction: a failure anywhere leaves nothing behind, so no key is ever stored
         // whose secret was not shown.
         if report.changed_anything() {
-            tx.append_audit(NewAuditEntry::system(
+            tx.commit(NewAuditEntry::system(
                 "demo.seed",
                 "tenant",
                 Some(demo::TENANT_ID.to_string()),
@@ -220,7 +220,6 @@ impl Store {
             ))
             .await?;
         }
-        tx.commit().await?;
         Ok(report)
     }
 }

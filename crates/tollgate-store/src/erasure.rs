@@ -1,8 +1,10 @@
 //! Data-protection erasure of a whole tenant or app (seed 000): the one path by which usage
-//! and audit rows may leave the database. Inside one transaction it registers itself in
+//! rows and audit bodies may leave the database. Inside one transaction it registers itself in
 //! `erasure_context` (which the append-only triggers recognise), deletes the tenant or app
 //! with everything that cascades from it, withdraws the registration and records the counts,
-//! never the content, in the system audit log.
+//! never the content, in the system audit log. Ledger entries stay: they hold no personal data
+//! (people appear as pseudonyms), and an erased tenant's log ends with its size and root
+//! recorded in the erasure's entry, so it stays provable.
 
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -22,7 +24,7 @@ pub struct ErasureReport {
     /// Rows removed per table, in a fixed order.
     pub removed: Vec<(&'static str, i64)>,
     /// Position of the system audit entry that records it.
-    pub audit_seq: i64,
+    pub audit_seq: u64,
 }
 
 impl ErasureReport {
@@ -54,7 +56,8 @@ const TENANT_ROWS: &[(&str, &str)] = &[
     ("usage_logs", "SELECT count(*) FROM usage_logs WHERE tenant_id = $1"),
     ("usage_hourly", "SELECT count(*) FROM usage_hourly WHERE tenant_id = $1"),
     ("usage_daily", "SELECT count(*) FROM usage_daily WHERE tenant_id = $1"),
-    ("audit_log", "SELECT count(*) FROM audit_log WHERE tenant_id = $1"),
+    ("audit_bodies", "SELECT count(*) FROM audit_bodies WHERE tenant_id = $1"),
+    ("audit_log_v0", "SELECT count(*) FROM audit_log_v0 WHERE tenant_id = $1"),
 ];
 
 /// Tables that hold an app's rows and how to find them.
@@ -108,15 +111,15 @@ impl Store {
         requested_by: &str,
     ) -> Result<ErasureReport, StoreError> {
         let job = format!("erase {target} {id}");
-        let mut tx = self.begin_in(Scope::System(&job)).await?;
-        if let Tx::Postgres(t) = &mut tx {
+        let mut tx = self.begin_change(Scope::System(&job)).await?;
+        if let Tx::Postgres(t) = &mut *tx {
             // Rows added while counting would be removed but not counted: hold the target.
             let lock = format!("SELECT 1 FROM {target}s WHERE id = $1 FOR UPDATE");
             sqlx::query(&lock).bind(DbId(id)).execute(&mut **t).await?;
         }
         let mut removed = Vec::with_capacity(tables.len());
         for (table, count_sql) in tables {
-            let n: i64 = on_tx!(&mut tx, conn => sqlx::query_scalar(count_sql)
+            let n: i64 = on_tx!(&mut tx.tx, conn => sqlx::query_scalar(count_sql)
                 .bind(DbId(id))
                 .fetch_one(&mut *conn)
                 .await)?;
@@ -130,7 +133,7 @@ impl Store {
         }
         tx.open_erasure("erasure", requested_by).await?;
         for delete in deletes {
-            on_tx!(&mut tx, conn => sqlx::query(delete)
+            on_tx!(&mut tx.tx, conn => sqlx::query(delete)
                 .bind(DbId(id))
                 .execute(&mut *conn)
                 .await
@@ -141,20 +144,26 @@ impl Store {
             .iter()
             .map(|(table, n)| (table.to_string(), json!(n)))
             .collect();
-        let entry = tx
-            .append_audit(NewAuditEntry::system(
+        let mut body = json!({ "requested_by": requested_by, "removed": details });
+        if target == "tenant" {
+            // The tenant's log is closed: its size and root stay provable from the system log.
+            let head = tx.log_head(id).await?;
+            let root = tx.frontier(id, head.size).await?.root();
+            body["log"] = json!({ "size": head.size, "root": root.to_hex() });
+        }
+        let appended = tx
+            .commit(NewAuditEntry::system(
                 &format!("{target}.erase"),
                 target,
                 Some(id.to_string()),
-                json!({ "requested_by": requested_by, "removed": details }),
+                body,
             ))
             .await?;
-        tx.commit().await?;
         Ok(ErasureReport {
             target,
             id,
             removed,
-            audit_seq: entry.seq,
+            audit_seq: appended.last().map_or(0, |a| a.seq),
         })
     }
 }

@@ -5,7 +5,8 @@ use sqlx::types::Json;
 use tollgate_domain::key::{IssuedKey, KeyKind};
 use uuid::Uuid;
 
-use crate::backend::{on_tx, Tx};
+use crate::backend::on_tx;
+use crate::change::Change;
 use crate::sql::{DbId, DbTime};
 use crate::{Scope, Store, StoreError};
 
@@ -36,10 +37,10 @@ pub struct NewKey<'a> {
     pub allowed_models: Option<Vec<String>>,
 }
 
-impl Tx {
+impl Change {
     /// Stores a key.
     pub async fn insert_key(&mut self, k: &NewKey<'_>) -> Result<(), StoreError> {
-        on_tx!(self, conn => sqlx::query(
+        on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO api_keys (id, tenant_id, kind, app_id, user_id, team_id, name, key_prefix,
                 key_hash, scopes, credits_remaining, allowed_models)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -63,7 +64,7 @@ impl Tx {
 
     /// Names of the keys an app has.
     pub async fn key_names_of_app(&mut self, app_id: Uuid) -> Result<Vec<String>, StoreError> {
-        Ok(on_tx!(self, conn => sqlx::query_scalar(
+        Ok(on_tx!(&mut self.tx, conn => sqlx::query_scalar(
             "SELECT name FROM api_keys WHERE app_id = $1 ORDER BY name",
         )
         .bind(DbId(app_id))
@@ -267,10 +268,10 @@ impl Store {
     }
 }
 
-impl Tx {
+impl Change {
     /// The tenant a key belongs to, if the key exists (in this transaction's scope).
     pub async fn key_tenant(&mut self, key_id: Uuid) -> Result<Option<Uuid>, StoreError> {
-        let tenant: Option<DbId> = on_tx!(self, conn => sqlx::query_scalar(
+        let tenant: Option<DbId> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(
             "SELECT tenant_id FROM api_keys WHERE id = $1",
         )
         .bind(DbId(key_id))
@@ -281,7 +282,7 @@ impl Tx {
 
     /// Revokes a key now; returns false when it was revoked already.
     pub async fn revoke_key(&mut self, key_id: Uuid, reason: &str) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "UPDATE api_keys SET is_active = false, revoked_at = $2, revoke_reason = $3
              WHERE id = $1 AND revoked_at IS NULL",
         )
@@ -301,7 +302,7 @@ impl Tx {
         key_id: Uuid,
         models: Option<&[String]>,
     ) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "UPDATE api_keys SET allowed_models = $2 WHERE id = $1 AND kind = 'gateway'",
         )
         .bind(DbId(key_id))
@@ -319,7 +320,7 @@ impl Tx {
         key_id: Uuid,
         amount: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let left: Option<Option<i64>> = on_tx!(self, conn => sqlx::query_scalar(
+        let left: Option<Option<i64>> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(
             "UPDATE api_keys SET credits_remaining = credits_remaining + $2
              WHERE id = $1 AND credits_remaining IS NOT NULL
              RETURNING credits_remaining",

@@ -7,6 +7,7 @@
 
 pub mod audit;
 mod backend;
+mod change;
 pub mod check;
 pub mod credits;
 pub mod demo;
@@ -23,4 +24,5 @@ pub mod usage;
 pub mod verify;
 
 pub use backend::{Backend, Scope, Store, Tx};
+pub use change::Change;
 pub use error::StoreError;

@@ -4,7 +4,8 @@
 
 use uuid::Uuid;
 
-use crate::backend::{on_tx, Tx};
+use crate::backend::on_tx;
+use crate::change::Change;
 use crate::sql::DbId;
 use crate::{Scope, StoreError};
 
@@ -50,10 +51,10 @@ pub struct NewTeam {
     pub period: String,
 }
 
-impl Tx {
+impl Change {
     /// Inserts a user unless the id, user name or email is taken; returns whether it was new.
     pub async fn insert_user(&mut self, u: &NewUser) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO users (id, tenant_id, subject_id, username, email, password_hash, full_name,
                 auth_provider, is_superuser, must_change_password)
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'local', $8, $9) ON CONFLICT DO NOTHING",
@@ -74,7 +75,7 @@ impl Tx {
 
     /// The id and subject id of the user with this email.
     pub async fn user_by_email(&mut self, email: &str) -> Result<Option<(Uuid, Uuid)>, StoreError> {
-        let row: Option<(DbId, DbId)> = on_tx!(self, conn => sqlx::query_as(
+        let row: Option<(DbId, DbId)> = on_tx!(&mut self.tx, conn => sqlx::query_as(
             "SELECT id, subject_id FROM users WHERE email = $1",
         )
         .bind(email)
@@ -85,7 +86,7 @@ impl Tx {
 
     /// Inserts a team unless the id exists; returns whether it was new.
     pub async fn insert_team(&mut self, t: &NewTeam) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO teams (id, tenant_id, parent_team_id, name, budget_micros, budget_currency,
                 budget_period)
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -109,7 +110,7 @@ impl Tx {
         user_id: Uuid,
         role: &str,
     ) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         )
         .bind(DbId(team_id))
@@ -130,7 +131,7 @@ impl Tx {
         team_id: Option<Uuid>,
         assigned_by: Option<Uuid>,
     ) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO user_roles (id, user_id, role_id, tenant_id, team_id, assigned_by)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
@@ -151,7 +152,7 @@ impl Tx {
         policy_id: Uuid,
         tenant_id: Uuid,
     ) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO policy_assignments (id, policy_id, tenant_id, target_type)
              VALUES ($1, $2, $3, 'tenant') ON CONFLICT DO NOTHING",
         )
@@ -165,7 +166,7 @@ impl Tx {
 
     /// Gives a tenant the default firewall configuration (retention 90 days) unless it has one.
     pub async fn ensure_firewall_config(&mut self, tenant_id: Uuid) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO firewall_configs (id, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(DbId(tollgate_domain::id::random()))

@@ -1,10 +1,13 @@
 //! Tenants and their apps (seed 000). Soft delete (`is_active = false`, `deleted_at`) is the
 //! normal way to retire either; hard deletion is [`crate::erasure`]'s job.
 
+use serde_json::json;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::audit::NewAuditEntry;
 use crate::backend::{on_tx, Tx};
+use crate::change::Change;
 use crate::sql::{DbId, DbTime};
 use crate::{Scope, Store, StoreError};
 
@@ -32,10 +35,10 @@ pub struct NewApp {
     pub allowed_origins: Vec<String>,
 }
 
-impl Tx {
+impl Change {
     /// Inserts a tenant unless one with that id exists; returns whether it was new.
     pub async fn insert_tenant(&mut self, t: &NewTenant) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO tenants (id, name, email) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
         )
         .bind(DbId(t.id))
@@ -48,7 +51,7 @@ impl Tx {
 
     /// Inserts an app unless one with that id exists; returns whether it was new.
     pub async fn insert_app(&mut self, a: &NewApp) -> Result<bool, StoreError> {
-        let done = on_tx!(self, conn => sqlx::query(
+        let done = on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO apps (id, tenant_id, app_name, allowed_origins) VALUES ($1, $2, $3, $4)
              ON CONFLICT (id) DO NOTHING",
         )
@@ -66,8 +69,8 @@ impl Store {
     /// Retires a tenant: it and its apps stop working, every row stays.
     pub async fn deactivate_tenant(&self, id: Uuid) -> Result<(), StoreError> {
         let now = DbTime::now();
-        let mut tx = self.begin_in(Scope::Tenant(id)).await?;
-        let done = on_tx!(&mut tx, conn => sqlx::query(
+        let mut tx = self.begin_change(Scope::Tenant(id)).await?;
+        let done = on_tx!(&mut tx.tx, conn => sqlx::query(
             "UPDATE tenants SET is_active = false, deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL",
         )
         .bind(DbId(id))
@@ -81,7 +84,7 @@ impl Store {
                 id: id.to_string(),
             });
         }
-        on_tx!(&mut tx, conn => sqlx::query(
+        on_tx!(&mut tx.tx, conn => sqlx::query(
             "UPDATE apps SET is_active = false, deleted_at = $2 WHERE tenant_id = $1 AND deleted_at IS NULL",
         )
         .bind(DbId(id))
@@ -89,13 +92,23 @@ impl Store {
         .execute(&mut *conn)
         .await
         .map(|r| r.rows_affected()))?;
-        tx.commit().await
+        tx.commit(
+            NewAuditEntry::system(
+                "tenant.deactivate",
+                "tenant",
+                Some(id.to_string()),
+                json!({}),
+            )
+            .in_log_of(id),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Retires an app of `tenant_id`: its keys stop working, every row stays.
     pub async fn deactivate_app(&self, tenant_id: Uuid, id: Uuid) -> Result<(), StoreError> {
-        let mut tx = self.begin_in(Scope::Tenant(tenant_id)).await?;
-        let done = on_tx!(&mut tx, conn => sqlx::query(
+        let mut tx = self.begin_change(Scope::Tenant(tenant_id)).await?;
+        let done = on_tx!(&mut tx.tx, conn => sqlx::query(
             "UPDATE apps SET is_active = false, deleted_at = $2
              WHERE id = $1 AND tenant_id = $3 AND deleted_at IS NULL",
         )
@@ -111,7 +124,12 @@ impl Store {
                 id: id.to_string(),
             });
         }
-        tx.commit().await
+        tx.commit(
+            NewAuditEntry::system("app.deactivate", "app", Some(id.to_string()), json!({}))
+                .in_log_of(tenant_id),
+        )
+        .await?;
+        Ok(())
     }
 }
 

@@ -34,6 +34,10 @@ pub const TABLES: &[&str] = &[
     "ai_use_events",
     "usage_logs",
     "audit_log",
+    "audit_bodies",
+    "audit_tree",
+    "audit_checkpoints",
+    "audit_log_v0",
     "usage_hourly",
     "usage_daily",
     "system_metrics",
@@ -61,6 +65,10 @@ pub const ROW_SECURITY_TABLES: &[&str] = &[
     "usage_hourly",
     "usage_daily",
     "audit_log",
+    "audit_bodies",
+    "audit_tree",
+    "audit_checkpoints",
+    "audit_log_v0",
     "sessions",
     "mfa_secrets",
     "team_members",
@@ -140,6 +148,9 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("ix_audit_logs_user_id_timestamp", "audit_log"),
     ("ix_audit_logs_entity_type_entity_id", "audit_log"),
     ("ix_audit_logs_correlation_id", "audit_log"),
+    ("uq_audit_log_v0_seq", "audit_log_v0"),
+    ("ix_audit_bodies_tenant_id", "audit_bodies"),
+    ("ix_audit_checkpoints_created", "audit_checkpoints"),
     ("idx_usage_hourly_tenant", "usage_hourly"),
     ("idx_usage_daily_tenant", "usage_daily"),
     ("idx_system_metrics_name_time", "system_metrics"),
@@ -151,7 +162,7 @@ pub const GIN_INDEXES: &[(&str, &str)] = &[
     ("idx_policies_rules", "policies"),
     ("idx_alerts_metadata", "alerts"),
     ("idx_ai_use_events_metadata", "ai_use_events"),
-    ("idx_audit_log_details", "audit_log"),
+    ("idx_audit_log_details", "audit_bodies"),
     ("idx_api_keys_scopes", "api_keys"),
     ("idx_firewall_configs_patterns", "firewall_configs"),
     ("idx_system_metrics_labels", "system_metrics"),
@@ -183,7 +194,14 @@ pub const UPDATED_AT_TABLES: &[&str] = &[
 ];
 
 /// Append-only tables.
-pub const APPEND_ONLY_TABLES: &[&str] = &["usage_logs", "audit_log", "ai_use_events"];
+pub const APPEND_ONLY_TABLES: &[&str] = &[
+    "usage_logs",
+    "audit_log",
+    "audit_bodies",
+    "audit_tree",
+    "audit_checkpoints",
+    "ai_use_events",
+];
 
 /// Foreign keys: (table, column, referenced table, ON DELETE rule).
 pub const FOREIGN_KEYS: &[(&str, &str, &str, &str)] = &[
@@ -234,7 +252,8 @@ pub const FOREIGN_KEYS: &[(&str, &str, &str, &str)] = &[
     ("usage_logs", "tenant_id", "tenants", "CASCADE"),
     ("usage_logs", "app_id", "apps", "CASCADE"),
     ("usage_logs", "api_key_id", "api_keys", "CASCADE"),
-    ("audit_log", "tenant_id", "tenants", "CASCADE"),
+    ("audit_log_v0", "tenant_id", "tenants", "CASCADE"),
+    ("audit_bodies", "tenant_id", "tenants", "CASCADE"),
     ("usage_hourly", "tenant_id", "tenants", "CASCADE"),
     ("usage_daily", "tenant_id", "tenants", "CASCADE"),
     ("credit_leases", "api_key_id", "api_keys", "CASCADE"),

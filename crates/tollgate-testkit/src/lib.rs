@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tollgate::Application;
 use tollgate_config::Settings;
+use tollgate_store::audit::NewAuditEntry;
 use tollgate_store::Store;
 
 pub use tollgate_store::Backend;
@@ -381,4 +382,9 @@ impl TestDb {
             None => self.url.clone(),
         }
     }
+}
+
+/// The audit entry that commits a test's fixture rows (a [`tollgate_store::Change`] needs one).
+pub fn fixture_entry() -> NewAuditEntry {
+    NewAuditEntry::system("test.fixture", "test", None, serde_json::Value::Null)
 }

@@ -22,7 +22,7 @@ async fn key(store: &Store, credits: i64) -> (Uuid, Uuid) {
         tenant_with_app(store, &format!("{}@credits.example", Uuid::new_v4())).await;
     let id = Uuid::new_v4();
     let issued = issue(KeyKind::Gateway, &mut rand::thread_rng());
-    let mut tx = store.begin_in(Scope::Tenant(tenant)).await.unwrap();
+    let mut tx = store.begin_change(Scope::Tenant(tenant)).await.unwrap();
     tx.insert_key(&NewKey {
         id,
         tenant_id: tenant,
@@ -38,7 +38,9 @@ async fn key(store: &Store, credits: i64) -> (Uuid, Uuid) {
     })
     .await
     .unwrap();
-    tx.commit().await.unwrap();
+    tx.commit(tollgate_testkit::fixture_entry().in_log_of(tenant))
+        .await
+        .unwrap();
     (tenant, id)
 }
 

@@ -15,7 +15,10 @@ async fn chain(store: &Store, tenant: Uuid, levels: usize) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = Vec::new();
     for i in 0..levels {
         let id = Uuid::new_v4();
-        let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+        let mut tx = store
+            .begin_change(Scope::System("test fixture"))
+            .await
+            .unwrap();
         tx.insert_team(&NewTeam {
             id,
             tenant_id: tenant,
@@ -27,7 +30,7 @@ async fn chain(store: &Store, tenant: Uuid, levels: usize) -> Vec<Uuid> {
         })
         .await
         .unwrap();
-        tx.commit().await.unwrap();
+        tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
         ids.push(id);
     }
     ids
@@ -57,7 +60,10 @@ async fn teams_deeper_than_ten_levels_are_refused(db: TestDb) {
     let store = db.migrated().await;
     let (tenant, _) = tenant_with_app(&store, "d@example.com").await;
     let ids = chain(&store, tenant, 10).await;
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     let err = tx
         .insert_team(&NewTeam {
             id: Uuid::new_v4(),

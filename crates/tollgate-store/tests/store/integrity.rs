@@ -49,7 +49,10 @@ fn key<'a>(
 
 async fn user(store: &Store, tenant: Uuid, email: &str) -> Uuid {
     let id = Uuid::new_v4();
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     tx.insert_user(&NewUser {
         id,
         tenant_id: tenant,
@@ -63,7 +66,7 @@ async fn user(store: &Store, tenant: Uuid, email: &str) -> Uuid {
     })
     .await
     .unwrap();
-    tx.commit().await.unwrap();
+    tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
     id
 }
 
@@ -71,11 +74,14 @@ async fn hard_delete_cascades_tenant_to_apps_and_keys(db: TestDb) {
     let store = db.migrated().await;
     let (tenant, app) = tenant_with_app(&store, "cascade@example.com").await;
     let issued = issue(KeyKind::Gateway, &mut rand::thread_rng());
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     tx.insert_key(&key(tenant, Some(app), None, KeyKind::Gateway, &issued))
         .await
         .unwrap();
-    tx.commit().await.unwrap();
+    tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
     assert_eq!(count(&store, "api_keys").await, 1);
     // Seed 000: with no usage rows yet, deleting the tenant cascades to apps and licences.
     store
@@ -130,7 +136,10 @@ async fn key_kinds_never_stand_in_for_each_other(db: TestDb) {
         issue(KeyKind::Admin, &mut rng),
     );
 
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     let admin_on_app = tx
         .insert_key(&key(tenant, Some(app), Some(owner), KeyKind::Admin, &a))
         .await;
@@ -139,13 +148,19 @@ async fn key_kinds_never_stand_in_for_each_other(db: TestDb) {
         "{admin_on_app:?}"
     );
     drop(tx);
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     let gateway_without_app = tx
         .insert_key(&key(tenant, None, None, KeyKind::Gateway, &b))
         .await;
     assert!(matches!(gateway_without_app, Err(StoreError::Refused(_))));
     drop(tx);
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     let admin = key(tenant, None, Some(owner), KeyKind::Admin, &c);
     tx.insert_key(&admin).await.unwrap();
     tx.insert_key(&key(tenant, Some(app), None, KeyKind::Gateway, &b))
@@ -157,7 +172,7 @@ async fn key_kinds_never_stand_in_for_each_other(db: TestDb) {
             .unwrap(),
         "only gateway keys are limited to models"
     );
-    tx.commit().await.unwrap();
+    tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
     let admin_models = store
         .execute_raw(&format!(
             "UPDATE api_keys SET allowed_models = '[\"m\"]' WHERE id = '{}'",
@@ -180,7 +195,10 @@ async fn a_role_is_held_once_per_scope(db: TestDb) {
     let (tenant, _) = tenant_with_app(&store, "scope@example.com").await;
     let person = user(&store, tenant, "p@example.com").await;
     let (t1, t2) = (Uuid::new_v4(), Uuid::new_v4());
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     for (id, name) in [(t1, "one"), (t2, "two")] {
         tx.insert_team(&NewTeam {
             id,
@@ -216,7 +234,7 @@ async fn a_role_is_held_once_per_scope(db: TestDb) {
             .unwrap(),
         "duplicate ignored"
     );
-    tx.commit().await.unwrap();
+    tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
     assert_eq!(count(&store, "user_roles").await, 3);
 }
 

@@ -19,7 +19,10 @@ use uuid::Uuid;
 /// A tenant with one app, created in one transaction; returns (tenant, app).
 pub async fn tenant_with_app(store: &Store, email: &str) -> (Uuid, Uuid) {
     let (tenant, app) = (Uuid::new_v4(), Uuid::new_v4());
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     tx.insert_tenant(&NewTenant {
         id: tenant,
         name: "T".into(),
@@ -35,7 +38,7 @@ pub async fn tenant_with_app(store: &Store, email: &str) -> (Uuid, Uuid) {
     })
     .await
     .unwrap();
-    tx.commit().await.unwrap();
+    tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
     (tenant, app)
 }
 

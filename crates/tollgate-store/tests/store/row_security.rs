@@ -133,7 +133,7 @@ async fn queries_without_a_tenant_see_no_tenant_rows() {
             .unwrap(),
         2
     );
-    let mut tx = store.begin_in(Scope::Tenant(other)).await.unwrap();
+    let mut tx = store.begin_change(Scope::Tenant(other)).await.unwrap();
     let err = tx
         .insert_tenant(&tollgate_store::tenants::NewTenant {
             id: Uuid::new_v4(),

@@ -6,13 +6,12 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tollgate_config::Settings;
-use tollgate_domain::audit::ActorType;
 use tollgate_domain::key::{issue, KeyKind};
 use tollgate_domain::money::Micros;
 use tollgate_store::audit::NewAuditEntry;
 use tollgate_store::keys::NewKey;
 use tollgate_store::tenants::{NewApp, NewTenant};
-use tollgate_store::{Scope, Tx};
+use tollgate_store::Scope;
 use uuid::Uuid;
 
 use super::open_store;
@@ -142,26 +141,15 @@ fn parse_amount(s: &str) -> Result<Micros, String> {
     Ok(amount)
 }
 
-/// Records an operator action in the tenant's log.
-async fn audit(
-    tx: &mut Tx,
+/// An operator action in the tenant's log.
+fn audit(
     tenant: Uuid,
     action: &str,
     kind: &str,
     id: Uuid,
     details: serde_json::Value,
-) -> anyhow::Result<()> {
-    tx.append_audit(NewAuditEntry {
-        tenant_id: Some(tenant),
-        actor_type: ActorType::System,
-        actor_id: None,
-        action: action.to_string(),
-        resource_type: kind.to_string(),
-        resource_id: Some(id.to_string()),
-        details,
-    })
-    .await?;
-    Ok(())
+) -> NewAuditEntry {
+    NewAuditEntry::system(action, kind, Some(id.to_string()), details).in_log_of(tenant)
 }
 
 pub(super) async fn run_tenants(
@@ -171,10 +159,12 @@ pub(super) async fn run_tenants(
     let TenantsCommand::Create { name, email } = cmd;
     let store = open_store(&settings).await?;
     let id = Uuid::new_v4();
-    let mut tx = store.begin_in(Scope::System("cli tenants create")).await?;
+    let mut tx = store
+        .begin_change(Scope::System("cli tenants create"))
+        .await?;
     tx.insert_tenant(&NewTenant { id, name, email }).await?;
-    audit(&mut tx, id, "tenant.create", "tenant", id, json!({})).await?;
-    tx.commit().await?;
+    tx.commit(audit(id, "tenant.create", "tenant", id, json!({})))
+        .await?;
     say!("{id}");
     Ok(ExitCode::SUCCESS)
 }
@@ -187,7 +177,7 @@ pub(super) async fn run_apps(cmd: AppsCommand, settings: Settings) -> anyhow::Re
     } = cmd;
     let store = open_store(&settings).await?;
     let id = Uuid::new_v4();
-    let mut tx = store.begin_in(Scope::Tenant(tenant)).await?;
+    let mut tx = store.begin_change(Scope::Tenant(tenant)).await?;
     tx.insert_app(&NewApp {
         id,
         tenant_id: tenant,
@@ -195,16 +185,14 @@ pub(super) async fn run_apps(cmd: AppsCommand, settings: Settings) -> anyhow::Re
         allowed_origins: origins.clone(),
     })
     .await?;
-    audit(
-        &mut tx,
+    tx.commit(audit(
         tenant,
         "app.create",
         "app",
         id,
         json!({ "allowed_origins": origins }),
-    )
+    ))
     .await?;
-    tx.commit().await?;
     say!("{id}");
     Ok(ExitCode::SUCCESS)
 }
@@ -220,7 +208,7 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                     return Ok(ExitCode::from(2));
                 }
             };
-            let mut tx = store.begin_in(Scope::System("cli keys create")).await?;
+            let mut tx = store.begin_change(Scope::System("cli keys create")).await?;
             let Some(tenant) = tx.app_tenant(args.app).await? else {
                 say!(
                     "there is no app {}; `tollgate apps create` makes one",
@@ -245,8 +233,7 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
             })
             .await?;
             let credits = args.credits.map(|c| c.to_string());
-            audit(
-                &mut tx,
+            tx.commit(audit(
                 tenant,
                 "key.create",
                 "api_key",
@@ -257,9 +244,8 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                     "credits": credits,
                     "allowed_models": models,
                 }),
-            )
+            ))
             .await?;
-            tx.commit().await?;
             say!(
                 "key {id} created; the secret is shown once:\n{}",
                 issued.secret
@@ -289,7 +275,7 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
             }
         }
         KeysCommand::Revoke { id, reason } => {
-            let mut tx = store.begin_in(Scope::System("cli keys revoke")).await?;
+            let mut tx = store.begin_change(Scope::System("cli keys revoke")).await?;
             let Some(tenant) = tx.key_tenant(id).await? else {
                 say!("there is no key {id}; `tollgate keys list` shows them");
                 return Ok(ExitCode::from(2));
@@ -298,16 +284,14 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                 say!("key {id} was revoked already");
                 return Ok(ExitCode::SUCCESS);
             }
-            audit(
-                &mut tx,
+            tx.commit(audit(
                 tenant,
                 "key.revoke",
                 "api_key",
                 id,
                 json!({ "reason": reason }),
-            )
+            ))
             .await?;
-            tx.commit().await?;
             say!(
                 "key {id} revoked; it stops working within {} s on every replica",
                 settings.gateway.key_cache_seconds
@@ -325,7 +309,7 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                     }
                 }
             };
-            let mut tx = store.begin_in(Scope::System("cli keys models")).await?;
+            let mut tx = store.begin_change(Scope::System("cli keys models")).await?;
             let Some(tenant) = tx.key_tenant(id).await? else {
                 say!("there is no key {id}; `tollgate keys list` shows them");
                 return Ok(ExitCode::from(2));
@@ -334,16 +318,14 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                 say!("key {id} is an admin key; only gateway keys call models");
                 return Ok(ExitCode::from(2));
             }
-            audit(
-                &mut tx,
+            tx.commit(audit(
                 tenant,
                 "key.models",
                 "api_key",
                 id,
                 json!({ "allowed_models": models }),
-            )
+            ))
             .await?;
-            tx.commit().await?;
             match models {
                 None => say!("key {id} may call every model"),
                 Some(models) => say!("key {id} may call: {}", models.join(", ")),
@@ -354,7 +336,7 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
             );
         }
         KeysCommand::TopUp { id, credits } => {
-            let mut tx = store.begin_in(Scope::System("cli keys top-up")).await?;
+            let mut tx = store.begin_change(Scope::System("cli keys top-up")).await?;
             let Some(tenant) = tx.key_tenant(id).await? else {
                 say!("there is no key {id}; `tollgate keys list` shows them");
                 return Ok(ExitCode::from(2));
@@ -363,16 +345,14 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                 say!("key {id} is unlimited; it has no balance to top up");
                 return Ok(ExitCode::from(2));
             };
-            audit(
-                &mut tx,
+            tx.commit(audit(
                 tenant,
                 "key.top_up",
                 "api_key",
                 id,
                 json!({ "amount": credits.to_string() }),
-            )
+            ))
             .await?;
-            tx.commit().await?;
             say!("key {id} now has {} credits", Micros(balance));
         }
     }

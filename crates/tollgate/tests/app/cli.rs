@@ -33,7 +33,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     assert!(status.status.success());
     assert_eq!(
         stdout(&status).matches("pending").count(),
-        9,
+        10,
         "{}",
         stdout(&status)
     );
@@ -55,7 +55,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
 
     let check = tollgate(&db, &["db", "check"]);
     assert!(check.status.success(), "{}", stdout(&check));
-    assert!(stdout(&check).contains("migrations 9 of 9 applied"));
+    assert!(stdout(&check).contains("migrations 10 of 10 applied"));
     assert!(stdout(&check).contains("usage_logs"));
 }
 

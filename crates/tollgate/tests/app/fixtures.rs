@@ -14,7 +14,10 @@ use uuid::Uuid;
 pub async fn key_with(store: &Store, credits: Option<i64>) -> (Uuid, Uuid, String) {
     let (tenant, app, key_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let issued = issue(KeyKind::Gateway, &mut rand::thread_rng());
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     tx.insert_tenant(&NewTenant {
         id: tenant,
         name: "T".into(),
@@ -45,16 +48,19 @@ pub async fn key_with(store: &Store, credits: Option<i64>) -> (Uuid, Uuid, Strin
     })
     .await
     .unwrap();
-    tx.commit().await.unwrap();
+    tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
     (tenant, key_id, issued.secret)
 }
 
 /// Limits the key to `models` (`None`: every model).
 pub async fn limit_models(store: &Store, key_id: Uuid, models: Option<&[&str]>) {
     let models: Option<Vec<String>> = models.map(|m| m.iter().map(|s| s.to_string()).collect());
-    let mut tx = store.begin_in(Scope::System("test fixture")).await.unwrap();
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
     assert!(tx.set_key_models(key_id, models.as_deref()).await.unwrap());
-    tx.commit().await.unwrap();
+    tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
 }
 
 pub fn chat(model: &str, text: &str) -> Value {

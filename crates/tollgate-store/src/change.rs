@@ -1,0 +1,62 @@
+//! [`Change`]: the one way to commit a control-plane change. Every method that writes
+//! tenants, apps, keys, people or policies lives on `Change`, not on [`Tx`], and
+//! [`Change::commit`] takes the audit entry that records the change, so a change cannot be
+//! committed without one: the entries are appended to the ledger in the same transaction,
+//! right before it commits (holding each log's lock for the shortest time).
+
+use std::ops::{Deref, DerefMut};
+
+use crate::audit::{Appended, NewAuditEntry};
+use crate::backend::Tx;
+use crate::{Scope, Store, StoreError};
+
+/// A write transaction whose commit requires an audit entry.
+pub struct Change {
+    pub(crate) tx: Tx,
+    entries: Vec<NewAuditEntry>,
+}
+
+impl Store {
+    /// Starts a control-plane change in `scope`. In a tenant's scope only that tenant's log
+    /// can be written; the system log needs the system scope.
+    pub async fn begin_change(&self, scope: Scope<'_>) -> Result<Change, StoreError> {
+        Ok(Change {
+            tx: self.begin_in(scope).await?,
+            entries: Vec::new(),
+        })
+    }
+}
+
+impl Change {
+    /// Records one more entry for this change (a change that did several things).
+    pub fn record(&mut self, entry: NewAuditEntry) {
+        self.entries.push(entry);
+    }
+
+    /// Appends `entry` and any recorded before it to the ledger, then commits everything;
+    /// returns the entries as appended (logs in id order, each log's in the order given).
+    pub async fn commit(mut self, entry: NewAuditEntry) -> Result<Vec<Appended>, StoreError> {
+        self.entries.push(entry);
+        let appended = self
+            .tx
+            .append_audit(std::mem::take(&mut self.entries))
+            .await?;
+        self.tx.commit().await?;
+        Ok(appended)
+    }
+}
+
+/// Reads (and the data-plane writes of this crate) run on the transaction underneath.
+impl Deref for Change {
+    type Target = Tx;
+
+    fn deref(&self) -> &Tx {
+        &self.tx
+    }
+}
+
+impl DerefMut for Change {
+    fn deref_mut(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+}
