@@ -5,6 +5,7 @@
 //! is `TOLLGATE_DATABASE__URL`). Unknown keys and bad values are errors that name the key path
 //! and where it came from.
 
+mod audit;
 mod error;
 mod gateway;
 mod load;
@@ -14,6 +15,7 @@ mod providers;
 mod settings;
 mod usage;
 
+pub use audit::AuditSettings;
 pub use error::ConfigError;
 pub use gateway::{CreditRule, GatewaySettings};
 pub use load::{load, ConfigSource, ENV_PREFIX};

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
+use crate::audit::AuditSettings;
 use crate::gateway::GatewaySettings;
 use crate::mask::mask_url_password;
 use crate::models::{check_models, default_models, ModelSettings};
@@ -26,6 +27,8 @@ pub struct Settings {
     pub providers: BTreeMap<String, ProviderSettings>,
     /// The usage journal and writer.
     pub usage: UsageSettings,
+    /// The audit ledger's checkpoints.
+    pub audit: AuditSettings,
     /// The models callers may name (a TOML array of tables, `[[models]]`).
     pub models: Vec<ModelSettings>,
 }
@@ -39,6 +42,7 @@ impl Default for Settings {
             gateway: GatewaySettings::default(),
             providers: default_providers(),
             usage: UsageSettings::default(),
+            audit: AuditSettings::default(),
             models: default_models(),
         }
     }
@@ -209,6 +213,9 @@ impl Settings {
         for provider in shown.providers.values_mut() {
             provider.api_key = mask(&provider.api_key).to_string();
         }
+        shown.audit.signing_key = mask(&self.audit.signing_key).to_string();
+        shown.audit.checkpoint_webhook_secret =
+            mask(&self.audit.checkpoint_webhook_secret).to_string();
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
@@ -299,6 +306,7 @@ impl Settings {
             ));
         }
         self.usage.check()?;
+        self.audit.check()?;
         let ext = self.server.external_url.as_str();
         if !(ext.starts_with("http://") || ext.starts_with("https://")) {
             return Err((

@@ -128,6 +128,44 @@ impl TestDb {
         }
     }
 
+    /// Runs `sql` as someone who controls the database itself, past every guard Tollgate
+    /// puts up: on PostgreSQL as the superuser with triggers off (`session_replication_role`),
+    /// which also skips row-level security and the revoked rights; on SQLite after dropping
+    /// the audit tables' triggers, as whoever holds the file can. For tamper tests.
+    pub async fn tamper(&self, sql: &str) {
+        match &self.pg_name {
+            Some(name) => {
+                let admin = postgres_admin_url();
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                let mut conn = PgConnection::connect(&format!("{base}/{name}"))
+                    .await
+                    .expect("a superuser connection to the test database");
+                conn.execute(format!("SET session_replication_role = replica; {sql}").as_str())
+                    .await
+                    .unwrap_or_else(|e| panic!("tampering with {sql}: {e}"));
+            }
+            None => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("the SQLite file");
+                let triggers: Vec<String> = sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'audit%'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .expect("the trigger list");
+                for t in triggers {
+                    conn.execute(format!("DROP TRIGGER {t}").as_str())
+                        .await
+                        .expect("dropping a trigger");
+                }
+                conn.execute(sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("tampering with {sql}: {e}"));
+            }
+        }
+    }
+
     /// Settings pointing at this database, at port 0 and at a usage journal of its own, with
     /// everything else default.
     pub fn settings(&self) -> Settings {

@@ -11,6 +11,7 @@ use tollgate_config::Settings;
 use tollgate_gateway::{GatewayState, Recovered, Upstreams, UsageJournal, UsageWriter};
 use tollgate_store::{Store, StoreError};
 
+use crate::checkpoints::Checkpointer;
 use crate::{http, tls};
 
 /// Why the server could not start.
@@ -33,6 +34,9 @@ pub enum StartError {
     /// The usage journal cannot be opened (or another process has it).
     #[error(transparent)]
     Journal(#[from] tollgate_gateway::JournalError),
+    /// The checkpoint signing key or a trusted key cannot be loaded.
+    #[error(transparent)]
+    AuditKey(#[from] crate::checkpoints::KeyError),
     /// The certificate or key cannot be loaded.
     #[error("cannot load the TLS certificate {cert} and key {key}: {source}; check server.tls.cert_file and server.tls.key_file")]
     Tls {
@@ -53,6 +57,7 @@ pub struct Application {
     upstreams: Arc<Upstreams>,
     journal: UsageJournal,
     tls: Option<RustlsConfig>,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl Application {
@@ -77,6 +82,11 @@ impl Application {
             }
         }
         let upstreams = Arc::new(Upstreams::from_settings(&settings)?);
+        crate::checkpoints::trusted(&settings.audit)?;
+        let checkpointer = Checkpointer::from_settings(&settings.audit)?;
+        if checkpointer.is_none() {
+            tracing::warn!("audit checkpoints are not signed: set audit.signing_key_file (`tollgate audit keygen` makes a key) so the audit trail can be verified outside the database");
+        }
         let mut journal = UsageJournal::open(&settings.usage)?;
         // Without it the writer still stores what is left, and a later clean stop gives the
         // leases back: a failure here only delays.
@@ -114,6 +124,7 @@ impl Application {
             upstreams,
             journal,
             tls,
+            checkpointer,
         })
     }
 
@@ -166,6 +177,22 @@ impl Application {
                     .await;
             })
         };
+        let (stop_checkpoints, checkpoints_stopped) = tokio::sync::oneshot::channel::<()>();
+        let interval = self.settings.audit.checkpoint_interval_seconds;
+        let checkpoints = self.checkpointer.filter(|_| interval > 0).map(|c| {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                let stop = async {
+                    let _ = checkpoints_stopped.await;
+                };
+                c.run_every(store.clone(), Duration::from_secs(interval), stop)
+                    .await;
+                // One last round, so the changes of the final minutes are covered too.
+                if let Err(err) = c.sign(&store, None).await {
+                    tracing::warn!(%err, "cannot sign the final audit checkpoints");
+                }
+            })
+        });
         let service = http::router(self.store.clone(), &self.settings, gateway.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
         let handle: Handle<SocketAddr> = Handle::new();
@@ -208,6 +235,10 @@ impl Application {
         // credit leases back (only then is what is left in them known to be unspent).
         let _ = stop_returns.send(());
         let _ = returns.await;
+        let _ = stop_checkpoints.send(());
+        if let Some(task) = checkpoints {
+            let _ = task.await;
+        }
         // Streams cut off by the end of the grace period settle as their connections go.
         let settled = gateway.settled(Duration::from_secs(5)).await;
         if !settled {

@@ -4,6 +4,7 @@
 //! start it on port 0 through the test kit exactly as `tollgate serve` does.
 
 mod app;
+pub mod checkpoints;
 pub mod cli;
 mod http;
 pub mod mock_server;

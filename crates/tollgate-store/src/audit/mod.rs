@@ -7,9 +7,11 @@
 
 mod append;
 mod check;
+mod checkpoints;
 mod read;
 
 pub use check::{AuditFailure, LogReport, TreeDamage, VerifyOptions};
+pub use checkpoints::TreeHead;
 pub use read::{LogHead, StoredCheckpoint, StoredEntry};
 
 use serde_json::Value;

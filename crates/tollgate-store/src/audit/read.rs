@@ -206,9 +206,29 @@ impl Tx {
         &mut self,
         log: Uuid,
     ) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        let rows: Vec<(i64, Vec<u8>, String)> = on_tx!(self, conn => sqlx::query_as(
-            "SELECT tree_size, root, note FROM audit_checkpoints WHERE log_id = $1 ORDER BY tree_size",
-        )
+        self.checkpoints_where(log, "ORDER BY tree_size").await
+    }
+
+    /// The newest stored checkpoint of `log`.
+    pub(crate) async fn newest_checkpoint(
+        &mut self,
+        log: Uuid,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        Ok(self
+            .checkpoints_where(log, "ORDER BY tree_size DESC LIMIT 1")
+            .await?
+            .pop())
+    }
+
+    async fn checkpoints_where(
+        &mut self,
+        log: Uuid,
+        order: &'static str,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let sql = format!(
+            "SELECT tree_size, root, note FROM audit_checkpoints WHERE log_id = $1 {order}"
+        );
+        let rows: Vec<(i64, Vec<u8>, String)> = on_tx!(self, conn => sqlx::query_as(&sql)
         .bind(DbId(log))
         .fetch_all(&mut *conn)
         .await)?;

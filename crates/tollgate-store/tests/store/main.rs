@@ -7,6 +7,7 @@ mod demo;
 mod erasure;
 mod hierarchy;
 mod integrity;
+mod ledger;
 mod migrations;
 mod row_security;
 mod usage;

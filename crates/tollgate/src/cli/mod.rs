@@ -18,6 +18,7 @@ macro_rules! say_raw {
     }};
 }
 
+mod audit;
 mod db;
 mod demo;
 mod erase;
@@ -85,10 +86,13 @@ enum Command {
     /// Serve the mock provider over HTTP (OpenAI and Anthropic APIs on one port): the
     /// upstream for trying real provider settings, adapter tests and load benchmarks.
     MockProvider(mock_provider::MockProviderArgs),
-    /// Permanently erase a tenant or app with all its data, usage and audit rows included
-    /// (data-protection requests). Retiring is `is_active = false`; this is for erasure only.
+    /// Permanently erase a tenant or app with all its data, usage rows and audit bodies
+    /// included (data-protection requests); the ledger's entries stay, as pseudonyms. Retiring is `is_active = false`; this is for erasure only.
     #[command(subcommand)]
     Erase(erase::EraseCommand),
+    /// The tamper-evident audit ledger: make a signing key, sign checkpoints, verify.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +156,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Db(cmd) => db::run_db(cmd, settings).await,
         Command::Schema(cmd) => db::run_schema(cmd, settings).await,
         Command::Erase(cmd) => erase::run(cmd, settings).await,
+        Command::Audit(cmd) => audit::run(cmd, settings).await,
         Command::Tenants(cmd) => keys::run_tenants(cmd, settings).await,
         Command::Apps(cmd) => keys::run_apps(cmd, settings).await,
         Command::Keys(cmd) => keys::run_keys(cmd, settings).await,

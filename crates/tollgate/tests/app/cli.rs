@@ -10,9 +10,15 @@ backend_tests!(
     verify_fails_and_names_what_is_missing,
     seed_demo_twice_changes_nothing,
     erase_needs_confirmation,
+    the_ledger_is_signed_and_verified_from_the_command_line,
 );
 
 fn tollgate(db: &TestDb, args: &[&str]) -> Output {
+    tollgate_with(db, args, &[])
+}
+
+/// Runs the binary with further `TOLLGATE_*` variables.
+fn tollgate_with(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(args)
@@ -20,6 +26,7 @@ fn tollgate(db: &TestDb, args: &[&str]) -> Output {
         .env("TOLLGATE_DATABASE__URL", &db.url)
         .env("TOLLGATE_LOG__FORMAT", "json")
         .env_remove("TOLLGATE_CONFIG")
+        .envs(env.iter().copied())
         .output()
         .expect("the tollgate binary runs")
 }
@@ -41,7 +48,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let up = tollgate(&db, &["migrate", "up", "--to", "3"]);
     assert!(stdout(&up).contains("applied 3"), "{}", stdout(&up));
     let up = tollgate(&db, &["migrate", "up"]);
-    assert!(stdout(&up).contains("applied 9"), "{}", stdout(&up));
+    assert!(stdout(&up).contains("applied 10"), "{}", stdout(&up));
 
     let verify = tollgate(&db, &["schema", "verify"]);
     assert!(verify.status.success(), "{}", stdout(&verify));
@@ -50,7 +57,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let refused = tollgate(&db, &["migrate", "down"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
     let down = tollgate(&db, &["migrate", "down", "--yes"]);
-    assert!(stdout(&down).contains("reverted 9"), "{}", stdout(&down));
+    assert!(stdout(&down).contains("reverted 10"), "{}", stdout(&down));
     tollgate(&db, &["migrate", "up"]);
 
     let check = tollgate(&db, &["db", "check"]);
@@ -297,5 +304,73 @@ async fn tenants_apps_and_keys_from_the_command_line(db: TestDb) {
             "key.models",
             "key.models"
         ]
+    );
+}
+
+async fn the_ledger_is_signed_and_verified_from_the_command_line(db: TestDb) {
+    assert!(tollgate(&db, &["seed", "--demo"]).status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("checkpoint.key");
+    let key = key.to_str().unwrap();
+    let made = tollgate(
+        &db,
+        &["audit", "keygen", "--name", "cli.example", "--out", key],
+    );
+    assert!(made.status.success(), "{}", stdout(&made));
+    assert!(stdout(&made).contains("cli.example+"), "{}", stdout(&made));
+    let again = tollgate(&db, &["audit", "keygen", "--out", key]);
+    assert_eq!(
+        again.status.code(),
+        Some(2),
+        "an existing key is never overwritten"
+    );
+
+    let sinks = dir.path().join("checkpoints");
+    let env = [
+        ("TOLLGATE_AUDIT__SIGNING_KEY_FILE", key),
+        ("TOLLGATE_AUDIT__CHECKPOINT_DIR", sinks.to_str().unwrap()),
+    ];
+    let signed = tollgate_with(&db, &["audit", "checkpoint"], &env);
+    assert!(signed.status.success(), "{}", stdout(&signed));
+    assert!(
+        stdout(&signed).contains("system log: signed at 1 entries"),
+        "{}",
+        stdout(&signed)
+    );
+    let nothing = tollgate_with(&db, &["audit", "checkpoint"], &env);
+    assert!(
+        stdout(&nothing).contains("no log grew"),
+        "{}",
+        stdout(&nothing)
+    );
+
+    // The copy in the sink directory is an outside checkpoint an auditor can hold.
+    let held = dir.path().join("held.checkpoint");
+    std::fs::copy(
+        sinks
+            .join(uuid::Uuid::nil().to_string())
+            .join("latest.checkpoint"),
+        &held,
+    )
+    .unwrap();
+    let held = held.to_str().unwrap();
+    let ok = tollgate_with(&db, &["audit", "verify", "--checkpoint", held], &env);
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    assert!(
+        stdout(&ok).contains("system log: ok, 1 entries"),
+        "{}",
+        stdout(&ok)
+    );
+    let unkeyed = tollgate(&db, &["audit", "verify", "--checkpoint", held]);
+    assert_eq!(unkeyed.status.code(), Some(2), "{}", stdout(&unkeyed));
+
+    db.tamper("UPDATE audit_log SET action = 'demo.nothing' WHERE tenant_id IS NULL AND seq = 1")
+        .await;
+    let caught = tollgate_with(&db, &["audit", "verify"], &env);
+    assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
+    assert!(
+        stdout(&caught).contains("system log: FAILED: entry 1: its chain hash does not match"),
+        "{}",
+        stdout(&caught)
     );
 }

@@ -1,0 +1,82 @@
+//! Storing signed checkpoints: which logs grew since their last checkpoint (and their size and
+//! root now), and writing a checkpoint once per log and size, whichever replica signs first.
+
+use tollgate_ledger::Hash;
+use uuid::Uuid;
+
+use super::read::StoredCheckpoint;
+use crate::backend::on_tx;
+use crate::sql::DbId;
+use crate::{Scope, Store, StoreError};
+
+/// A log's size and root, to be signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeHead {
+    /// The log.
+    pub log: Uuid,
+    /// Its entries.
+    pub size: u64,
+    /// Their Merkle root.
+    pub root: Hash,
+}
+
+impl Store {
+    /// Every log with entries beyond its newest checkpoint, with its size and root now; with
+    /// `only`, that log whether or not it grew (a checkpoint on demand).
+    pub async fn tree_heads(&self, only: Option<Uuid>) -> Result<Vec<TreeHead>, StoreError> {
+        let mut tx = self
+            .begin_read_in(Scope::System("audit checkpoint"))
+            .await?;
+        let logs = match only {
+            Some(log) => vec![log],
+            None => tx.logs().await?,
+        };
+        let mut heads = Vec::new();
+        for log in logs {
+            let head = tx.log_head(log).await?;
+            let newest = tx.newest_checkpoint(log).await?.map(|c| c.size);
+            if only.is_none() && (head.size == 0 || newest >= Some(head.size)) {
+                continue;
+            }
+            let root = tx.frontier(log, head.size).await?.root();
+            heads.push(TreeHead {
+                log,
+                size: head.size,
+                root,
+            });
+        }
+        tx.commit().await?;
+        Ok(heads)
+    }
+
+    /// Stores a signed checkpoint; false when that log already has one of that size (another
+    /// replica signed it first).
+    pub async fn store_checkpoint(&self, head: &TreeHead, note: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_in(Scope::System("audit checkpoint")).await?;
+        let done = on_tx!(&mut tx, conn => sqlx::query(
+            "INSERT INTO audit_checkpoints (log_id, tree_size, root, note)
+             SELECT $1, $2, $3, $4
+             WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE log_id = $1 AND tree_size = $2)",
+        )
+        .bind(DbId(head.log))
+        .bind(i64::try_from(head.size).unwrap_or(i64::MAX))
+        .bind(head.root.0.to_vec())
+        .bind(note)
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(done == 1)
+    }
+
+    /// The newest stored checkpoint of `log`.
+    pub async fn latest_checkpoint(
+        &self,
+        log: Uuid,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let mut tx = self.begin_read_in(Scope::System("audit read")).await?;
+        let newest = tx.newest_checkpoint(log).await?;
+        tx.commit().await?;
+        Ok(newest)
+    }
+}
