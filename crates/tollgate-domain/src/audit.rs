@@ -6,6 +6,11 @@
 use serde_json::Value;
 use tollgate_ledger::hash::{digest, Hash};
 
+/// The admin-key scope that reads its tenant's audit log.
+pub const SCOPE_READ: &str = "audit:read";
+/// The admin-key scope that also reads the system log (superusers only).
+pub const SCOPE_READ_SYSTEM: &str = "audit:read:system";
+
 /// Who did something.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActorType {

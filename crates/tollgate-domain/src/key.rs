@@ -90,6 +90,21 @@ pub fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// The key a request presents: `Authorization: Bearer <key>`, else `x-api-key: <key>`.
+pub fn presented<'a>(
+    authorization: Option<&'a str>,
+    x_api_key: Option<&'a str>,
+) -> Option<&'a str> {
+    let bearer = authorization.and_then(|v| {
+        v.strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+    });
+    bearer
+        .or(x_api_key)
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
 /// Checks that `presented` looks like a key of `expected` kind and returns its hash.
 pub fn hash_presented(presented: &str, expected: KeyKind) -> Result<String, KeyFormatError> {
     let kind = [KeyKind::Gateway, KeyKind::Admin]

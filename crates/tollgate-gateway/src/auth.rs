@@ -109,51 +109,23 @@ impl FromRequestParts<GatewayState> for Caller {
 }
 
 fn presented_key(parts: &Parts) -> Option<&str> {
-    let bearer = parts
-        .headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    bearer
-        .or_else(|| parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
+    key::presented(
+        parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()),
+    )
 }
 
-/// Refuses a key that is revoked, expired, or whose app or tenant is retired.
+/// Refuses a key that is not a gateway key, or is revoked, expired, or whose app or tenant is
+/// retired.
 fn usable(grant: Arc<KeyGrant>) -> Result<Arc<KeyGrant>, GatewayError> {
     if grant.kind != KeyKind::Gateway {
         return Err(GatewayError::WrongKeyKind);
     }
-    if let Some(at) = grant.revoked_at {
-        return Err(GatewayError::Revoked {
-            name: grant.name.clone(),
-            on: at.format("%Y-%m-%d").to_string(),
-        });
+    match grant.refusal(Utc::now()) {
+        Some(refusal) => Err(GatewayError::Key(refusal)),
+        None => Ok(grant),
     }
-    if !grant.is_active {
-        return Err(GatewayError::Inactive {
-            what: "this API key",
-        });
-    }
-    if let Some(at) = grant.expires_at.filter(|at| *at <= Utc::now()) {
-        return Err(GatewayError::Expired {
-            name: grant.name.clone(),
-            on: at.format("%Y-%m-%d").to_string(),
-        });
-    }
-    if !grant.tenant_active {
-        return Err(GatewayError::Inactive {
-            what: "the tenant of this API key",
-        });
-    }
-    if !grant.app_active {
-        return Err(GatewayError::Inactive {
-            what: "the app of this API key",
-        });
-    }
-    Ok(grant)
 }

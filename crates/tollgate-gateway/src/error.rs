@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::json;
 use tollgate_providers::translate::TranslateError;
 use tollgate_providers::upstream::UpstreamError;
+use tollgate_store::keys::KeyRefusal;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -21,28 +22,9 @@ pub enum GatewayError {
     /// An admin key on the data plane.
     #[error("this is an admin API key; model calls need a gateway key (tg_gw_...)")]
     WrongKeyKind,
-    /// Revoked.
-    #[error("the API key `{name}` was revoked on {on}; ask your tenant admin for a new one")]
-    Revoked {
-        /// The key's name.
-        name: String,
-        /// The day it was revoked.
-        on: String,
-    },
-    /// Past its expiry.
-    #[error("the API key `{name}` expired on {on}; ask your tenant admin for a new one")]
-    Expired {
-        /// The key's name.
-        name: String,
-        /// The day it expired.
-        on: String,
-    },
-    /// The key, its app or its tenant is retired.
-    #[error("{what} is deactivated; ask your tenant admin")]
-    Inactive {
-        /// What is: "this API key", "the app of this API key", ...
-        what: &'static str,
-    },
+    /// Revoked, expired or retired.
+    #[error(transparent)]
+    Key(#[from] KeyRefusal),
     /// The body is not the JSON the endpoint takes.
     #[error("{0}")]
     InvalidJson(String),
@@ -138,6 +120,24 @@ pub enum GatewayError {
     Internal(String),
 }
 
+/// HTTP status, OpenAI error type and stable code of a key that may not be used, on every
+/// surface that takes keys.
+pub fn refusal_parts(refusal: &KeyRefusal) -> (StatusCode, &'static str, &'static str) {
+    match refusal {
+        KeyRefusal::Revoked { .. } => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "key_revoked",
+        ),
+        KeyRefusal::Expired { .. } => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "key_expired",
+        ),
+        KeyRefusal::Inactive { .. } => (StatusCode::FORBIDDEN, "permission_error", "key_inactive"),
+    }
+}
+
 impl GatewayError {
     /// HTTP status, OpenAI error type and stable code.
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
@@ -147,9 +147,7 @@ impl GatewayError {
             E::MissingKey => (StatusCode::UNAUTHORIZED, INVALID, "missing_api_key"),
             E::InvalidKey => (StatusCode::UNAUTHORIZED, INVALID, "invalid_api_key"),
             E::WrongKeyKind => (StatusCode::UNAUTHORIZED, INVALID, "wrong_key_kind"),
-            E::Revoked { .. } => (StatusCode::UNAUTHORIZED, INVALID, "key_revoked"),
-            E::Expired { .. } => (StatusCode::UNAUTHORIZED, INVALID, "key_expired"),
-            E::Inactive { .. } => (StatusCode::FORBIDDEN, "permission_error", "key_inactive"),
+            E::Key(refusal) => refusal_parts(refusal),
             E::OriginNotAllowed { .. } => (
                 StatusCode::FORBIDDEN,
                 "permission_error",

@@ -30,7 +30,7 @@ use tollgate_providers::dispatch::Upstream;
 use tollgate_providers::http::SetupError;
 use tollgate_store::Store;
 
-pub use error::GatewayError;
+pub use error::{refusal_parts, GatewayError};
 pub use record::{Recovered, UsageJournal, UsageSink, UsageWriter};
 pub use tollgate_journal::JournalError;
 

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// Copying the SQLite file aside before migrating failed.
     #[error("cannot back up the SQLite database before migrating: {0}")]
     Backup(String),
+    /// A position or size outside what exists (an entry beyond the log's end).
+    #[error("{0}")]
+    OutOfRange(String),
     /// The stored audit ledger does not hold together (a subtree hash missing, an entry that
     /// cannot be encoded): someone changed it outside Tollgate.
     #[error("the audit ledger is damaged: {0}; `tollgate audit verify` says where")]

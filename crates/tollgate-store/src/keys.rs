@@ -104,9 +104,69 @@ pub struct KeyGrant {
     pub allowed_origins: Vec<String>,
     /// Public model names it may call; `None` is every model.
     pub allowed_models: Option<Vec<String>>,
+    /// What an admin key may do (e.g. `audit:read`); empty for gateway keys.
+    pub scopes: Vec<String>,
+    /// The person an admin key belongs to.
+    pub user_id: Option<Uuid>,
+}
+
+/// Why a key that exists may not be used now.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRefusal {
+    /// Revoked.
+    #[error("the API key `{name}` was revoked on {on}; ask your tenant admin for a new one")]
+    Revoked {
+        /// The key's name.
+        name: String,
+        /// The day it was revoked.
+        on: String,
+    },
+    /// Past its expiry.
+    #[error("the API key `{name}` expired on {on}; ask your tenant admin for a new one")]
+    Expired {
+        /// The key's name.
+        name: String,
+        /// The day it expired.
+        on: String,
+    },
+    /// The key, its app or its tenant is retired.
+    #[error("{what} is deactivated; ask your tenant admin")]
+    Inactive {
+        /// What is: "this API key", "the app of this API key", ...
+        what: &'static str,
+    },
 }
 
 impl KeyGrant {
+    /// Why the key may not be used at `now`, if it may not: revoked, deactivated, expired,
+    /// or its tenant (or, for a gateway key, its app) retired.
+    pub fn refusal(&self, now: chrono::DateTime<chrono::Utc>) -> Option<KeyRefusal> {
+        let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+        if let Some(at) = self.revoked_at {
+            return Some(KeyRefusal::Revoked {
+                name: self.name.clone(),
+                on: day(at),
+            });
+        }
+        let inactive = |what| Some(KeyRefusal::Inactive { what });
+        if !self.is_active {
+            return inactive("this API key");
+        }
+        if let Some(at) = self.expires_at.filter(|at| *at <= now) {
+            return Some(KeyRefusal::Expired {
+                name: self.name.clone(),
+                on: day(at),
+            });
+        }
+        if !self.tenant_active {
+            return inactive("the tenant of this API key");
+        }
+        if self.kind == KeyKind::Gateway && !self.app_active {
+            return inactive("the app of this API key");
+        }
+        None
+    }
+
     /// Whether the key may call the model with this public name.
     pub fn may_use(&self, model: &str) -> bool {
         self.allowed_models
@@ -127,6 +187,8 @@ type KeyRow = (
     Option<DbTime>,
     Option<i64>,
     Option<Json<Vec<String>>>,
+    Json<Vec<String>>,
+    Option<DbId>,
 );
 
 impl Store {
@@ -135,15 +197,28 @@ impl Store {
         let mut tx = self.begin_read_in(Scope::Key(hash)).await?;
         let row: Option<KeyRow> = on_tx!(&mut tx, conn => sqlx::query_as(
             "SELECT id, tenant_id, app_id, team_id, kind, name, is_active, revoked_at, expires_at,
-                    credits_remaining, allowed_models
+                    credits_remaining, allowed_models, scopes, user_id
              FROM api_keys WHERE key_hash = $1",
         )
         .bind(hash)
         .fetch_optional(&mut *conn)
         .await)?;
         tx.commit().await?;
-        let Some((id, tenant, app, team, kind, name, is_active, revoked, expires, credits, models)) =
-            row
+        let Some((
+            id,
+            tenant,
+            app,
+            team,
+            kind,
+            name,
+            is_active,
+            revoked,
+            expires,
+            credits,
+            models,
+            scopes,
+            user,
+        )) = row
         else {
             return Ok(None);
         };
@@ -183,6 +258,8 @@ impl Store {
             tenant_active,
             allowed_origins: origins,
             allowed_models: models.map(|m| m.0),
+            scopes: scopes.0,
+            user_id: user.map(|u| u.0),
         }))
     }
 }

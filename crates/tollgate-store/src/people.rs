@@ -84,6 +84,25 @@ impl Change {
         Ok(row.map(|(id, subject)| (id.0, subject.0)))
     }
 
+    /// The person with this email (or user id), for issuing them a key: their id, subject
+    /// id, tenant, and whether they are a superuser.
+    pub async fn person(&mut self, email_or_id: &str) -> Result<Option<Person>, StoreError> {
+        let by_id = Uuid::parse_str(email_or_id).ok().map(DbId);
+        let row: Option<(DbId, DbId, DbId, bool)> = on_tx!(&mut self.tx, conn => sqlx::query_as(
+            "SELECT id, subject_id, tenant_id, is_superuser FROM users WHERE email = $1 OR id = $2",
+        )
+        .bind(email_or_id)
+        .bind(by_id)
+        .fetch_optional(&mut *conn)
+        .await)?;
+        Ok(row.map(|(id, subject, tenant, superuser)| Person {
+            id: id.0,
+            subject_id: subject.0,
+            tenant_id: tenant.0,
+            is_superuser: superuser,
+        }))
+    }
+
     /// Inserts a team unless the id exists; returns whether it was new.
     pub async fn insert_team(&mut self, t: &NewTeam) -> Result<bool, StoreError> {
         let done = on_tx!(&mut self.tx, conn => sqlx::query(
@@ -175,6 +194,19 @@ impl Change {
         .await.map(|r| r.rows_affected()))?;
         Ok(done == 1)
     }
+}
+
+/// Who a user is, for issuing them keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// Row id.
+    pub id: Uuid,
+    /// Pseudonymous id (what the audit log names).
+    pub subject_id: Uuid,
+    /// Tenant.
+    pub tenant_id: Uuid,
+    /// Whether they may act across tenants.
+    pub is_superuser: bool,
 }
 
 /// A user as the control plane shows them.

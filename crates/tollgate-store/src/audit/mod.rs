@@ -8,10 +8,14 @@
 mod append;
 mod check;
 mod checkpoints;
+mod proofs;
+mod query;
 mod read;
 
 pub use check::{AuditFailure, LogReport, TreeDamage, VerifyOptions};
 pub use checkpoints::TreeHead;
+pub use proofs::{ConsistencyProof, InclusionProof};
+pub use query::{EntryFilter, ListedEntry, MAX_LIST};
 pub use read::{LogHead, StoredCheckpoint, StoredEntry};
 
 use serde_json::Value;

@@ -54,6 +54,46 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
+/// An entry from a row with the columns of `audit_log`.
+pub(crate) fn stored_entry<R>(row: &R, log: Uuid) -> Result<StoredEntry, sqlx::Error>
+where
+    R: Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+    i16: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+    String: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+    Option<String>: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+    Option<Vec<u8>>: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+    DbTime: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+    DbId: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+    Option<DbId>: sqlx::Type<R::Database> + for<'r> sqlx::Decode<'r, R::Database>,
+{
+    let seq: i64 = row.try_get("seq")?;
+    let created: DbTime = row.try_get("created_at")?;
+    let body_hash: Option<Vec<u8>> = row.try_get("body_hash")?;
+    let checksum: String = row.try_get("checksum")?;
+    Ok(StoredEntry {
+        id: row.try_get::<DbId, _>("id")?.0,
+        version: row.try_get("version")?,
+        chain: checksum.parse().ok(),
+        entry: Entry {
+            log,
+            seq: u64::try_from(seq).unwrap_or(0),
+            time_ms: created.0.timestamp_millis(),
+            actor_type: row.try_get("actor_type")?,
+            actor: row.try_get::<Option<DbId>, _>("actor_id")?.map(|d| d.0),
+            action: row.try_get("action")?,
+            target_type: row.try_get("resource_type")?,
+            target_id: row.try_get("resource_id")?,
+            outcome: row.try_get("outcome")?,
+            request_id: row.try_get::<Option<DbId>, _>("request_id")?.map(|d| d.0),
+            // A stored value of the wrong length hashes as a different body.
+            body_hash: body_hash.map(|b| hash_of(&b).unwrap_or_default()),
+        },
+    })
+}
+
 /// Subtree hashes read from `audit_tree`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FetchedNodes(pub(crate) HashMap<(u32, u64), Hash>);
@@ -171,31 +211,7 @@ impl Tx {
                 .fetch_all(&mut *conn)
                 .await?;
             rows.iter()
-                .map(|row| -> Result<StoredEntry, sqlx::Error> {
-                    let seq: i64 = row.try_get("seq")?;
-                    let created: DbTime = row.try_get("created_at")?;
-                    let body_hash: Option<Vec<u8>> = row.try_get("body_hash")?;
-                    let checksum: String = row.try_get("checksum")?;
-                    Ok(StoredEntry {
-                        id: row.try_get::<DbId, _>("id")?.0,
-                        version: row.try_get("version")?,
-                        chain: checksum.parse().ok(),
-                        entry: Entry {
-                            log,
-                            seq: u64::try_from(seq).unwrap_or(0),
-                            time_ms: created.0.timestamp_millis(),
-                            actor_type: row.try_get("actor_type")?,
-                            actor: row.try_get::<Option<DbId>, _>("actor_id")?.map(|d| d.0),
-                            action: row.try_get("action")?,
-                            target_type: row.try_get("resource_type")?,
-                            target_id: row.try_get("resource_id")?,
-                            outcome: row.try_get("outcome")?,
-                            request_id: row.try_get::<Option<DbId>, _>("request_id")?.map(|d| d.0),
-                            // A stored value of the wrong length hashes as a different body.
-                            body_hash: body_hash.map(|b| hash_of(&b).unwrap_or_default()),
-                        },
-                    })
-                })
+                .map(|row| stored_entry(row, log))
                 .collect::<Result<Vec<_>, _>>()
         })?;
         Ok(rows)

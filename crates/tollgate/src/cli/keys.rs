@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use tollgate_config::Settings;
+use tollgate_domain::audit::{SCOPE_READ, SCOPE_READ_SYSTEM};
 use tollgate_domain::key::{issue, KeyKind};
 use tollgate_domain::money::Micros;
 use tollgate_store::audit::NewAuditEntry;
@@ -77,6 +78,19 @@ pub(super) enum KeysCommand {
         /// Every model the gateway serves, now and later.
         #[arg(long)]
         all: bool,
+    },
+    /// Create an audit key for a person and print it once: an admin key with the scope
+    /// audit:read, which reads their tenant's audit log through /v1/audit (docs/audit.md).
+    CreateAudit {
+        /// The person's email or user id.
+        #[arg(long)]
+        user: String,
+        /// Display name.
+        #[arg(long, default_value = "audit")]
+        name: String,
+        /// Also read the system log (audit:read:system); only for superusers.
+        #[arg(long)]
+        system: bool,
     },
     /// Add credits to a key that has a balance.
     TopUp {
@@ -248,6 +262,53 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
             .await?;
             say!(
                 "key {id} created; the secret is shown once:\n{}",
+                issued.secret
+            );
+        }
+        KeysCommand::CreateAudit { user, name, system } => {
+            let mut tx = store
+                .begin_change(Scope::System("cli keys create-audit"))
+                .await?;
+            let Some(person) = tx.person(&user).await? else {
+                say!("there is no user {user:?} (give their email or user id)");
+                return Ok(ExitCode::from(2));
+            };
+            if system && !person.is_superuser {
+                say!("only a superuser may read the system log; {user} is not one");
+                return Ok(ExitCode::from(2));
+            }
+            let mut scopes = vec![SCOPE_READ.to_string()];
+            if system {
+                scopes.push(SCOPE_READ_SYSTEM.to_string());
+            }
+            let issued = issue(KeyKind::Admin, &mut rand::thread_rng());
+            let id = Uuid::new_v4();
+            tx.insert_key(&NewKey {
+                id,
+                tenant_id: person.tenant_id,
+                kind: KeyKind::Admin,
+                app_id: None,
+                user_id: Some(person.id),
+                team_id: None,
+                name: name.clone(),
+                issued: &issued,
+                scopes: scopes.clone(),
+                credits: None,
+                allowed_models: None,
+            })
+            .await?;
+            tx.commit(audit(
+                person.tenant_id,
+                "key.create",
+                "api_key",
+                id,
+                json!({ "name": name, "prefix": issued.prefix, "scopes": scopes }),
+            ))
+            .await?;
+            say!(
+                "audit key {id} created for the {} log{}; the secret is shown once:\n{}",
+                person.tenant_id,
+                if system { " and the system log" } else { "" },
                 issued.secret
             );
         }

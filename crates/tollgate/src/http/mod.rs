@@ -1,6 +1,7 @@
 //! The HTTP surface. Read the layers top to bottom: every request gets an id and is counted
 //! and logged (`observe`), then reaches its route.
 
+mod audit;
 mod health;
 mod metrics;
 mod observe;
@@ -19,6 +20,8 @@ pub(crate) struct AppState {
     pub store: Store,
     /// Proxies whose forwarded headers are believed.
     pub trusted_proxies: Arc<[IpRange]>,
+    /// Public keys of the audit checkpoints (`name+id+key`).
+    pub audit_keys: Arc<[String]>,
 }
 
 pub(crate) fn router(
@@ -35,14 +38,22 @@ pub(crate) fn router(
         .filter_map(|p| p.parse().ok())
         .collect();
     let gateway = tollgate_gateway::router(gateway);
+    // Checked when the application was built.
+    let audit_keys: Arc<[String]> = crate::checkpoints::trusted(&settings.audit)
+        .unwrap_or_default()
+        .iter()
+        .map(|k| k.to_vkey())
+        .collect();
     let state = AppState {
         store,
         trusted_proxies,
+        audit_keys,
     };
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(move || metrics::render(handle.clone())))
+        .merge(audit::routes())
         .fallback(health::not_found)
         .with_state(state.clone())
         .merge(gateway)
