@@ -202,7 +202,7 @@ impl Store {
             .collect();
         // Only rows that are new are inserted, so a second run leaves the first run's times.
         let refs: Vec<&UsageRecord> = records.iter().collect();
-        report.usage_rows = tx.insert_usage(&refs).await?;
+        report.usage_rows = tx.insert_usage(demo::TENANT_ID, &refs).await?;
 
         // One transaction: a failure anywhere leaves nothing behind, so no key is ever stored
         // whose secret was not shown.

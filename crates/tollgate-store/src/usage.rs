@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use std::collections::BTreeMap;
 
+use crate::audit::seal::{response_status, seal_entry};
 use crate::backend::{on_tx, Tx};
+use crate::change::Change;
 use crate::sql::{DbId, DbTime};
 use crate::{Backend, Scope, Store, StoreError};
 
@@ -92,9 +94,9 @@ pub struct UsageRecord {
 const COLUMNS: &str = "id, tenant_id, app_id, api_key_id, team_id, subject_id, device_id,
     provider, model, endpoint, prompt_length, pii_detected, prompt_tokens, completion_tokens,
     tokens_used, cost_micros, credits_deducted, latency_ms, upstream_latency_ms, response_status,
-    error_type, http_status, streamed, created_at";
+    error_type, http_status, streamed, created_at, sealed_by";
 
-/// Rows per INSERT statement: 25 binds each stays far below both backends' limits.
+/// Rows per INSERT statement: 26 binds each stays far below both backends' limits.
 const BATCH: usize = 500;
 
 impl Store {
@@ -109,7 +111,7 @@ impl Store {
         let mut inserted = 0;
         for (tenant, rows) in by_tenant(records) {
             let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
-            let fresh = tx.insert_new_usage(&rows).await?;
+            let fresh = tx.store_sealed_usage(tenant, &rows, true).await?;
             if let Some(holder) = holder {
                 tx.spend_leases(holder, &spent_by_key(&fresh)).await?;
             }
@@ -125,7 +127,7 @@ impl Store {
         let mut inserted = 0;
         for (tenant, rows) in by_tenant(records) {
             let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
-            inserted += tx.append_usage(&rows).await?;
+            inserted += tx.store_sealed_usage(tenant, &rows, false).await?.len() as u64;
             tx.commit().await?;
         }
         Ok(inserted)
@@ -163,36 +165,76 @@ fn by_tenant(records: &[UsageRecord]) -> BTreeMap<Uuid, Vec<&UsageRecord>> {
     groups
 }
 
+impl Change {
+    /// Inserts a tenant's records and adds exactly the new ones (a replayed record is skipped)
+    /// to the rollups, in this change, sealed by an entry recorded for its commit. Returns how
+    /// many were new.
+    pub async fn insert_usage(
+        &mut self,
+        tenant: Uuid,
+        records: &[&UsageRecord],
+    ) -> Result<u64, StoreError> {
+        let seal = self.next_seal(tenant).await?;
+        let fresh = self.insert_new_usage(records, seal, true).await?;
+        if !fresh.is_empty() {
+            // The first entry of this tenant's log in this change, so it takes position `seal`.
+            self.record(seal_entry(tenant, &fresh));
+        }
+        Ok(fresh.len() as u64)
+    }
+}
+
 impl Tx {
-    /// Inserts records and adds exactly the new ones (a replayed record is skipped) to the
-    /// hourly and daily rollups, in this transaction: the cost is the batch's, not the
-    /// bucket's. Returns how many were new.
-    pub async fn insert_usage(&mut self, records: &[&UsageRecord]) -> Result<u64, StoreError> {
-        Ok(self.insert_new_usage(records).await?.len() as u64)
+    /// Inserts one tenant's records, sealed by a ledger entry appended in this transaction
+    /// (see [`crate::audit::seal`]), adding the new ones to the rollups when `rollups`.
+    /// Returns the records that were new.
+    async fn store_sealed_usage<'r>(
+        &mut self,
+        tenant: Uuid,
+        records: &[&'r UsageRecord],
+        rollups: bool,
+    ) -> Result<Vec<&'r UsageRecord>, StoreError> {
+        let seal = self.next_seal(tenant).await?;
+        let fresh = self.insert_new_usage(records, seal, rollups).await?;
+        if !fresh.is_empty() {
+            let appended = self.append_audit(vec![seal_entry(tenant, &fresh)]).await?;
+            if appended.first().map(|a| a.seq) != Some(seal) {
+                return Err(StoreError::Ledger(format!(
+                    "the seal of a usage batch of tenant {tenant} did not get position {seal}"
+                )));
+            }
+        }
+        Ok(fresh)
     }
 
-    /// Like [`Tx::insert_usage`], returning the records that were new.
+    /// Inserts records naming seal `seal`, and adds exactly the new ones (the same record twice
+    /// is one row, counted once) to the rollups when `rollups`. Returns the new ones.
     async fn insert_new_usage<'r>(
         &mut self,
         records: &[&'r UsageRecord],
+        seal: u64,
+        rollups: bool,
     ) -> Result<Vec<&'r UsageRecord>, StoreError> {
-        let mut new = self.append_new_usage(records).await?;
-        // Each new id once: the same record twice in a batch is one row, counted once.
+        let mut new = self.append_new_usage(records, seal).await?;
         let fresh: Vec<&UsageRecord> = records
             .iter()
             .copied()
             .filter(|r| new.remove(&r.id))
             .collect();
-        self.add_to_rollups(&fresh).await?;
+        if rollups {
+            self.add_to_rollups(&fresh).await?;
+        }
         Ok(fresh)
     }
 
     /// Inserts records in batches inside this transaction; duplicates of an existing
     /// request id are skipped. Returns the ids that were new.
-    pub async fn append_new_usage(
+    async fn append_new_usage(
         &mut self,
         records: &[&UsageRecord],
+        seal: u64,
     ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+        let sealed_by = i64::try_from(seal).unwrap_or(i64::MAX);
         let mut inserted = std::collections::HashSet::new();
         for chunk in records.chunks(BATCH) {
             let ids: Vec<DbId> = on_tx!(self, conn => {
@@ -217,11 +259,12 @@ impl Tx {
                         .push_bind(r.credits_deducted)
                         .push_bind(r.latency_ms)
                         .push_bind(r.upstream_latency_ms)
-                        .push_bind(if r.error_type.is_some() { "error" } else { "success" })
+                        .push_bind(response_status(r))
                         .push_bind(&r.error_type)
                         .push_bind(r.http_status)
                         .push_bind(r.streamed)
-                        .push_bind(DbTime::of(r.created_at));
+                        .push_bind(DbTime::of(r.created_at))
+                        .push_bind(sealed_by);
                 });
                 q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
                 // Batch sizes vary: a prepared statement per size would fill every
@@ -231,11 +274,6 @@ impl Tx {
             inserted.extend(ids.into_iter().map(|id| id.0));
         }
         Ok(inserted)
-    }
-
-    /// Inserts records without touching rollups; returns how many were new.
-    pub async fn append_usage(&mut self, records: &[&UsageRecord]) -> Result<u64, StoreError> {
-        Ok(self.append_new_usage(records).await?.len() as u64)
     }
 
     /// Recomputes `tenant`'s hourly and daily buckets that overlap `[from, to]`.

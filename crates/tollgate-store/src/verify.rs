@@ -140,6 +140,7 @@ pub const INDEXES: &[(&str, &str)] = &[
     ("idx_usage_logs_tenant", "usage_logs"),
     ("idx_usage_logs_date", "usage_logs"),
     ("idx_usage_logs_provider", "usage_logs"),
+    ("idx_usage_logs_sealed_by", "usage_logs"),
     ("uq_audit_log_seq", "audit_log"),
     ("ix_audit_logs_user_id", "audit_log"),
     ("ix_audit_logs_action", "audit_log"),

@@ -131,7 +131,7 @@ impl TestDb {
     /// Runs `sql` as someone who controls the database itself, past every guard Tollgate
     /// puts up: on PostgreSQL as the superuser with triggers off (`session_replication_role`),
     /// which also skips row-level security and the revoked rights; on SQLite after dropping
-    /// the audit tables' triggers, as whoever holds the file can. For tamper tests.
+    /// the triggers of the audit and usage tables, as whoever holds the file can. For tamper tests.
     pub async fn tamper(&self, sql: &str) {
         match &self.pg_name {
             Some(name) => {
@@ -149,7 +149,8 @@ impl TestDb {
                     .await
                     .expect("the SQLite file");
                 let triggers: Vec<String> = sqlx::query_scalar(
-                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'audit%'",
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'
+                     AND (tbl_name LIKE 'audit%' OR tbl_name = 'usage_logs')",
                 )
                 .fetch_all(&mut conn)
                 .await

@@ -107,7 +107,7 @@ impl Tx {
 
     /// One appender per log at a time. On SQLite the transaction holds the database's write
     /// lock from `BEGIN IMMEDIATE`, which serialises appends already.
-    async fn lock_log(&mut self, log: Uuid) -> Result<(), StoreError> {
+    pub(crate) async fn lock_log(&mut self, log: Uuid) -> Result<(), StoreError> {
         if let Tx::Postgres(t) = self {
             sqlx::query(
                 "SELECT pg_advisory_xact_lock(hashtextextended('tollgate.audit.' || $1::text, 0))",

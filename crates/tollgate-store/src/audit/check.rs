@@ -95,6 +95,15 @@ pub struct LogReport {
     pub signed: usize,
     /// The first failure, if any.
     pub failure: Option<AuditFailure>,
+    /// The tenant's usage seals (none for the system log).
+    pub usage: super::SealReport,
+}
+
+impl LogReport {
+    /// Whether the log and its usage seals passed.
+    pub fn ok(&self) -> bool {
+        self.failure.is_none() && self.usage.failure.is_none()
+    }
 }
 
 /// What to check against.
@@ -131,6 +140,9 @@ impl Store {
             reports.push(tx.verify_log(log, options).await?);
         }
         tx.commit().await?;
+        for report in &mut reports {
+            report.usage = self.verify_usage_seals(report.log).await?;
+        }
         Ok(reports)
     }
 }
@@ -148,6 +160,7 @@ impl Tx {
             checkpoints: 0,
             signed: 0,
             failure: None,
+            usage: super::SealReport::default(),
         };
         let mut check = LogCheck::new(log);
         let stored = self.checkpoints(log).await?;

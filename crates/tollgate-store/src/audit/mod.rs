@@ -11,12 +11,14 @@ mod checkpoints;
 mod proofs;
 mod query;
 mod read;
+pub(crate) mod seal;
 
 pub use check::{AuditFailure, LogReport, TreeDamage, VerifyOptions};
 pub use checkpoints::TreeHead;
 pub use proofs::{ConsistencyProof, InclusionProof};
 pub use query::{EntryFilter, ListedEntry, MAX_LIST};
 pub use read::{LogHead, StoredCheckpoint, StoredEntry};
+pub use seal::{SealFailure, SealReport, SEAL_ACTION};
 
 use serde_json::Value;
 use tollgate_domain::audit::{ActorType, Body, Outcome};

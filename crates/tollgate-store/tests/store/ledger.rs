@@ -6,6 +6,7 @@ use tollgate_ledger::{Checkpoint, MemoryTree, Signer, Verifier, VerifyError};
 use tollgate_store::audit::{
     Appended, AuditFailure, LogReport, TreeDamage, TreeHead, VerifyOptions,
 };
+use tollgate_store::usage::{Endpoint, UsageRecord};
 use tollgate_store::{Scope, Store};
 use tollgate_testkit::{backend_tests, fixture_entry, TestDb};
 use uuid::Uuid;
@@ -19,6 +20,7 @@ backend_tests!(
     a_history_rewritten_through_tollgate_fails_its_checkpoint,
     a_restored_backup_fails_a_newer_outside_checkpoint,
     checkpoint_signatures_are_checked,
+    usage_batches_are_sealed_and_changed_rows_found,
 );
 
 /// A new tenant whose log has `n` entries, appended in `n` changes; returns it and them.
@@ -280,4 +282,79 @@ async fn checkpoint_signatures_are_checked(db: TestDb) {
         failure(&store, log).await,
         Some(AuditFailure::Checkpoint { size: 2, .. })
     ));
+}
+
+fn usage(tenant: Uuid, app: Uuid, i: i64) -> UsageRecord {
+    UsageRecord {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        app_id: Some(app),
+        api_key_id: None,
+        team_id: None,
+        subject_id: Some(Uuid::from_u128(i as u128 + 1)),
+        device_id: None,
+        provider: "mock".into(),
+        model: "mock-small".into(),
+        endpoint: Endpoint::Chat,
+        prompt_length: 10,
+        pii_detected: false,
+        prompt_tokens: 5,
+        completion_tokens: 7,
+        cost_micros: 100 + i,
+        credits_deducted: 0,
+        latency_ms: Some(3),
+        upstream_latency_ms: None,
+        error_type: (i % 4 == 0).then(|| "upstream_error".to_string()),
+        http_status: Some(200),
+        streamed: false,
+        created_at: chrono::Utc::now(),
+    }
+}
+
+async fn usage_batches_are_sealed_and_changed_rows_found(db: TestDb) {
+    let store = db.migrated().await;
+    let (tenant, app) = tenant_with_app(&store, "seal@ledger.example").await;
+    let records: Vec<UsageRecord> = (0..30).map(|i| usage(tenant, app, i)).collect();
+    for batch in records.chunks(12) {
+        store.insert_usage(batch, None).await.unwrap();
+    }
+    // A replayed batch stores nothing and seals nothing.
+    assert_eq!(store.insert_usage(&records[..5], None).await.unwrap(), 0);
+    let r = report(&store, tenant, VerifyOptions::default()).await;
+    assert!(r.ok(), "{r:?}");
+    assert_eq!((r.usage.seals, r.usage.rows), (3, 30));
+    assert_eq!(r.size, 3, "one ledger entry per batch, not per record");
+
+    let seal_failure = |problem: &str| {
+        let problem = problem.to_string();
+        move |r: LogReport| {
+            let failure = r.usage.failure.expect("a seal failure");
+            assert!(failure.problem.contains(&problem), "{failure}");
+        }
+    };
+    let victim = records[3].id;
+    db.tamper(&format!(
+        "UPDATE usage_logs SET cost_micros = 0 WHERE id = '{victim}'"
+    ))
+    .await;
+    seal_failure("a row was changed")(report(&store, tenant, VerifyOptions::default()).await);
+    db.tamper(&format!("DELETE FROM usage_logs WHERE id = '{victim}'"))
+        .await;
+    seal_failure("it covers 12 rows, 11 are there")(
+        report(&store, tenant, VerifyOptions::default()).await,
+    );
+
+    let (tenant, app) = tenant_with_app(&store, "stray@ledger.example").await;
+    store
+        .insert_usage(&[usage(tenant, app, 1)], None)
+        .await
+        .unwrap();
+    let forged = usage(tenant, app, 2);
+    db.tamper(&format!(
+        "INSERT INTO usage_logs (id, tenant_id, provider, model, response_status, created_at, sealed_by)
+         VALUES ('{}', '{tenant}', 'mock', 'mock-small', 'success', '2026-12-01T00:00:00.000Z', 7)",
+        forged.id
+    ))
+    .await;
+    seal_failure("not a usage seal")(report(&store, tenant, VerifyOptions::default()).await);
 }

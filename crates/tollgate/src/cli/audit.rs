@@ -173,7 +173,7 @@ async fn verify(
     let mut failed = 0;
     for r in &reports {
         say!("{}", describe(r));
-        failed += usize::from(r.failure.is_some());
+        failed += usize::from(!r.ok());
     }
     if reports.is_empty() {
         say!("the ledger is empty");
@@ -209,6 +209,26 @@ fn outside_checkpoint(
 }
 
 fn describe(r: &LogReport) -> String {
+    let log = describe_log(r);
+    let u = &r.usage;
+    match &u.failure {
+        Some(failure) => format!("{log}\n  usage: FAILED: {failure}"),
+        None if u.seals > 0 => {
+            let erased = if u.without_body > 0 {
+                format!(" ({} with erased bodies, not checkable)", u.without_body)
+            } else {
+                String::new()
+            };
+            format!(
+                "{log}\n  usage: ok, {} rows under {} seals{erased}",
+                u.rows, u.seals
+            )
+        }
+        None => log,
+    }
+}
+
+fn describe_log(r: &LogReport) -> String {
     let name = log_name(r.log);
     let checkpoints = format!(
         "{} checkpoints, {} signed by a trusted key",
