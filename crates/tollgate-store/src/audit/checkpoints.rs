@@ -69,12 +69,20 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Every stored checkpoint of `log`, smallest first.
+    pub async fn checkpoints(&self, log: Uuid) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let mut tx = self.begin_read_in(super::proofs::read_scope(log)).await?;
+        let all = tx.checkpoints(log).await?;
+        tx.commit().await?;
+        Ok(all)
+    }
+
     /// The newest stored checkpoint of `log`.
     pub async fn latest_checkpoint(
         &self,
         log: Uuid,
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let mut tx = self.begin_read_in(Scope::System("audit read")).await?;
+        let mut tx = self.begin_read_in(super::proofs::read_scope(log)).await?;
         let newest = tx.newest_checkpoint(log).await?;
         tx.commit().await?;
         Ok(newest)

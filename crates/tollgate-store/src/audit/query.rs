@@ -7,7 +7,6 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::Row;
 use tollgate_domain::audit::Body;
-use tollgate_ledger::Hash;
 use uuid::Uuid;
 
 use super::proofs::read_scope;
@@ -47,8 +46,6 @@ pub struct EntryFilter {
 pub struct ListedEntry {
     /// The entry and its stored hashes.
     pub stored: StoredEntry,
-    /// Its leaf hash, recomputed from its columns.
-    pub leaf: Option<Hash>,
     /// Its body, unless it had none or it was erased.
     pub body: Option<Body>,
 }
@@ -133,11 +130,7 @@ impl Store {
                             user_agent: row.try_get("user_agent")?,
                         }),
                     };
-                    Ok(ListedEntry {
-                        leaf: stored.entry.leaf_hash().ok(),
-                        stored,
-                        body,
-                    })
+                    Ok(ListedEntry { stored, body })
                 })
                 .collect::<Result<Vec<_>, _>>()
         })?;

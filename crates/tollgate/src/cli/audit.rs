@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use rand::RngCore;
 use tollgate_config::Settings;
+use tollgate_domain::bundle::{self, EntryLine};
 use tollgate_ledger::{Checkpoint, Signer, Verifier};
-use tollgate_store::audit::{LogReport, VerifyOptions, SYSTEM_LOG};
+use tollgate_store::audit::{EntryFilter, LogReport, VerifyOptions, MAX_LIST, SYSTEM_LOG};
 use uuid::Uuid;
 
 use super::open_store;
@@ -33,10 +34,25 @@ pub(super) enum AuditCommand {
         #[arg(long, value_parser = parse_log)]
         log: Option<Uuid>,
     },
+    /// Write one log as a bundle (JSON lines: a header with the newest signed checkpoint and
+    /// consistency proofs from the older ones, then every entry it covers with its hashes and
+    /// body) that `audit verify --bundle` checks without a database.
+    Export {
+        /// The log: a tenant id, or `system`.
+        #[arg(long, value_parser = parse_log)]
+        log: Uuid,
+        /// Where to write the bundle.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Check the ledger: every entry's chain hash, every stored subtree hash, every stored
-    /// checkpoint, and checkpoints held outside the database. Exit code 0: intact; 1: a log
-    /// was changed (the message names the first entry that fails); 2: bad arguments.
+    /// checkpoint, usage seals, and checkpoints held outside the database; or, with
+    /// --bundle, an exported bundle, offline. Exit code 0: intact; 1: a log was changed (the
+    /// message names the first entry that fails); 2: bad arguments.
     Verify {
+        /// Check this exported bundle instead of the database (no database needed).
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
         /// A signed checkpoint held outside the database (from audit.checkpoint_dir, the
         /// webhook, or an auditor); repeat for several. A restored older backup or a
         /// rewritten log fails against it.
@@ -86,7 +102,15 @@ pub(super) async fn run(cmd: AuditCommand, settings: Settings) -> anyhow::Result
             }
             Ok(ExitCode::SUCCESS)
         }
+        AuditCommand::Export { log, out } => export(&settings, log, &out).await,
         AuditCommand::Verify {
+            bundle: Some(bundle),
+            checkpoints,
+            trust,
+            ..
+        } => verify_bundle(&settings, &bundle, &checkpoints, &trust),
+        AuditCommand::Verify {
+            bundle: None,
             checkpoints,
             trust,
             log,
@@ -133,32 +157,186 @@ fn keygen(name: &str, out: &PathBuf) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn verify(
-    settings: &Settings,
-    files: &[PathBuf],
-    trust: &[String],
-    only: Option<Uuid>,
-) -> anyhow::Result<ExitCode> {
+/// The configured keys and those passed with --trust; `None`, after saying why, when one is
+/// not a key.
+fn trusted_keys(settings: &Settings, trust: &[String]) -> anyhow::Result<Option<Vec<Verifier>>> {
     let mut trusted = checkpoints::trusted(&settings.audit)?;
     for key in trust {
         match Verifier::from_vkey(key) {
             Ok(v) => trusted.push(v),
             Err(err) => {
                 say!("--trust {key:?} is not a public key: {err}");
-                return Ok(ExitCode::from(2));
+                return Ok(None);
             }
         }
     }
-    let mut external = Vec::new();
+    Ok(Some(trusted))
+}
+
+/// The checkpoints in `files`, opened; `None`, after saying which one failed and why.
+fn held_checkpoints(
+    settings: &Settings,
+    files: &[PathBuf],
+    trusted: &[Verifier],
+) -> Option<Vec<(Uuid, Checkpoint)>> {
+    let mut held = Vec::new();
     for file in files {
-        match outside_checkpoint(settings, file, &trusted) {
-            Ok(pair) => external.push(pair),
+        match outside_checkpoint(settings, file, trusted) {
+            Ok(pair) => held.push(pair),
             Err(message) => {
                 say!("{}: {message}", file.display());
+                return None;
+            }
+        }
+    }
+    Some(held)
+}
+
+async fn export(settings: &Settings, log: Uuid, out: &PathBuf) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let Some(newest) = store.latest_checkpoint(log).await? else {
+        say!(
+            "the {} has no signed checkpoint yet; sign one first: tollgate audit checkpoint --log {}",
+            log_name(log),
+            if log == SYSTEM_LOG { "system".to_string() } else { log.to_string() }
+        );
+        return Ok(ExitCode::from(2));
+    };
+    let mut consistency = Vec::new();
+    for older in store.checkpoints(log).await? {
+        if older.size == 0 || older.size >= newest.size {
+            continue;
+        }
+        let p = store
+            .consistency_proof(log, older.size, Some(newest.size))
+            .await?;
+        consistency.push(bundle::Consistency {
+            from: p.from,
+            from_root: p.from_root.to_hex(),
+            proof: p.proof.iter().map(|h| h.to_hex()).collect(),
+        });
+    }
+    let header = bundle::Header {
+        format: bundle::FORMAT.to_string(),
+        version: bundle::VERSION,
+        log,
+        checkpoint: newest.note.clone(),
+        keys: checkpoints::trusted(&settings.audit)?
+            .iter()
+            .map(|k| k.to_vkey())
+            .collect(),
+        consistency,
+    };
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    writeln!(file, "{}", serde_json::to_string(&header)?)?;
+    let mut after = 0;
+    loop {
+        let page = store
+            .list_audit(
+                log,
+                &EntryFilter {
+                    after: Some(after),
+                    until_seq: Some(newest.size),
+                    limit: MAX_LIST,
+                    ..EntryFilter::default()
+                },
+            )
+            .await?;
+        let Some(last) = page.last().map(|e| e.stored.entry.seq) else {
+            break;
+        };
+        for e in &page {
+            let line = EntryLine::of(
+                &e.stored.entry,
+                e.stored.id,
+                e.stored.chain,
+                e.body.as_ref(),
+            );
+            writeln!(file, "{}", serde_json::to_string(&line)?)?;
+        }
+        after = last;
+    }
+    file.flush()?;
+    say!(
+        "wrote the {} up to its checkpoint of {} entries to {}",
+        log_name(log),
+        newest.size,
+        out.display()
+    );
+    say!(
+        "check it anywhere with: tollgate audit verify --bundle {} --trust KEY",
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify_bundle(
+    settings: &Settings,
+    file: &PathBuf,
+    held_files: &[PathBuf],
+    trust: &[String],
+) -> anyhow::Result<ExitCode> {
+    let Some(trusted) = trusted_keys(settings, trust)? else {
+        return Ok(ExitCode::from(2));
+    };
+    // Held checkpoints are matched to the bundle's own log, whatever this machine's settings.
+    let mut held = Vec::new();
+    for f in held_files {
+        let opened = std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Checkpoint::open(&text, &trusted).map_err(|e| e.to_string()));
+        match opened {
+            Ok(cp) => held.push(cp),
+            Err(message) => {
+                say!("{}: {message}", f.display());
                 return Ok(ExitCode::from(2));
             }
         }
     }
+    let reader = match std::fs::File::open(file) {
+        Ok(f) => std::io::BufReader::new(f),
+        Err(err) => {
+            say!("cannot read {}: {err}", file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let suffix = |log: Uuid| format!("/audit/{log}");
+    match bundle::check(std::io::BufRead::lines(reader), suffix, &trusted, &held) {
+        Ok(r) => {
+            say!(
+                "{}: ok, {} entries, root {}, {} bodies, {} consistency proofs, {} held checkpoints checked",
+                log_name(r.log),
+                r.size,
+                r.root.to_hex(),
+                r.bodies,
+                r.proofs,
+                r.held
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err @ (bundle::BundleError::Unreadable { .. } | bundle::BundleError::Untrusted(_))) => {
+            say!("{}: {err}", file.display());
+            Ok(ExitCode::from(2))
+        }
+        Err(err) => {
+            say!("{}: FAILED: {err}", file.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+async fn verify(
+    settings: &Settings,
+    files: &[PathBuf],
+    trust: &[String],
+    only: Option<Uuid>,
+) -> anyhow::Result<ExitCode> {
+    let Some(trusted) = trusted_keys(settings, trust)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let Some(external) = held_checkpoints(settings, files, &trusted) else {
+        return Ok(ExitCode::from(2));
+    };
     let store = open_store(settings).await?;
     let reports = store
         .verify_audit(&VerifyOptions {

@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_domain::audit::{SCOPE_READ, SCOPE_READ_SYSTEM};
+use tollgate_domain::bundle::EntryLine;
 use tollgate_domain::key::{self, KeyFormatError, KeyKind};
 use tollgate_ledger::Hash;
 use tollgate_store::audit::{EntryFilter, ListedEntry, SYSTEM_LOG};
@@ -256,32 +257,13 @@ async fn entries(
     })))
 }
 
-fn entry_json(e: &ListedEntry) -> Value {
-    let entry = &e.stored.entry;
-    let time = DateTime::<Utc>::from_timestamp_millis(entry.time_ms)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
-    json!({
-        "seq": entry.seq,
-        "id": e.stored.id,
-        "time": time,
-        "actor_type": entry.actor_type,
-        "actor": entry.actor,
-        "action": entry.action,
-        "target_type": entry.target_type,
-        "target_id": entry.target_id,
-        "outcome": entry.outcome,
-        "request_id": entry.request_id,
-        "body_hash": entry.body_hash.map(|h| h.to_hex()),
-        "leaf_hash": e.leaf.map(|h| h.to_hex()),
-        "chain_hash": e.stored.chain.map(|h| h.to_hex()),
-        "body": e.body.as_ref().map(|b| json!({
-            "before": b.before,
-            "after": b.after,
-            "details": b.details,
-            "ip_address": b.ip_address,
-            "user_agent": b.user_agent,
-        })),
-    })
+fn entry_json(e: &ListedEntry) -> EntryLine {
+    EntryLine::of(
+        &e.stored.entry,
+        e.stored.id,
+        e.stored.chain,
+        e.body.as_ref(),
+    )
 }
 
 #[derive(Debug, Deserialize)]

@@ -364,6 +364,41 @@ async fn the_ledger_is_signed_and_verified_from_the_command_line(db: TestDb) {
     let unkeyed = tollgate(&db, &["audit", "verify", "--checkpoint", held]);
     assert_eq!(unkeyed.status.code(), Some(2), "{}", stdout(&unkeyed));
 
+    // A bundle of the demo tenant's log (its usage seal has a body) checks with no database.
+    let vkey = stdout(&made)
+        .lines()
+        .find(|l| l.starts_with("cli.example+"))
+        .unwrap()
+        .to_string();
+    let tenant = tollgate_domain::demo::TENANT_ID.to_string();
+    let bundle = dir.path().join("tenant.bundle");
+    let bundle = bundle.to_str().unwrap();
+    let exported = tollgate_with(
+        &db,
+        &["audit", "export", "--log", &tenant, "--out", bundle],
+        &env,
+    );
+    assert!(exported.status.success(), "{}", stdout(&exported));
+    let offline = [(
+        "TOLLGATE_DATABASE__URL",
+        "postgres://nobody@127.0.0.1:1/none",
+    )];
+    let bundle_check = |expect: i32, says: &str| {
+        let checked = tollgate_with(
+            &db,
+            &["audit", "verify", "--bundle", bundle, "--trust", &vkey],
+            &offline,
+        );
+        assert_eq!(checked.status.code(), Some(expect), "{}", stdout(&checked));
+        assert!(stdout(&checked).contains(says), "{}", stdout(&checked));
+    };
+    bundle_check(0, "ok, 1 entries");
+    let text = std::fs::read_to_string(bundle).unwrap();
+    std::fs::write(bundle, text.replacen("\"count\":10", "\"count\":11", 1)).unwrap();
+    bundle_check(1, "entry 1: its body does not match its body_hash");
+    std::fs::write(bundle, text.replacen("usage.batch", "usage.other", 1)).unwrap();
+    bundle_check(1, "entry 1: its chain hash does not match");
+
     db.tamper("UPDATE audit_log SET action = 'demo.nothing' WHERE tenant_id IS NULL AND seq = 1")
         .await;
     let caught = tollgate_with(&db, &["audit", "verify"], &env);
