@@ -35,6 +35,9 @@ CREATE TRIGGER trg_audit_log_v0_closed BEFORE INSERT ON audit_log_v0
 CREATE TABLE audit_log (
     id            uuid PRIMARY KEY,
     tenant_id     uuid,
+    -- The log as one plain column: row-level security keeps the planner from using an index
+    -- on an expression, so every lookup by log goes through this one.
+    log_id        uuid NOT NULL GENERATED ALWAYS AS (COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)) STORED,
     seq           bigint NOT NULL CHECK (seq >= 1),
     version       smallint NOT NULL CHECK (version = 1),
     created_at    timestamptz NOT NULL,
@@ -48,8 +51,7 @@ CREATE TABLE audit_log (
     body_hash     bytea CHECK (length(body_hash) = 32),
     checksum      text NOT NULL CHECK (length(checksum) = 64)
 );
-CREATE UNIQUE INDEX uq_audit_log_seq
-    ON audit_log (COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid), seq);
+CREATE UNIQUE INDEX uq_audit_log_seq ON audit_log (log_id, seq);
 CREATE INDEX ix_audit_logs_user_id ON audit_log (actor_id);
 CREATE INDEX ix_audit_logs_action ON audit_log (action);
 CREATE INDEX ix_audit_logs_entity_id ON audit_log (resource_id);
@@ -57,6 +59,13 @@ CREATE INDEX ix_audit_logs_timestamp ON audit_log (created_at);
 CREATE INDEX ix_audit_logs_user_id_timestamp ON audit_log (actor_id, created_at);
 CREATE INDEX ix_audit_logs_entity_type_entity_id ON audit_log (resource_type, resource_id);
 CREATE INDEX ix_audit_logs_correlation_id ON audit_log (request_id);
+
+-- Every log that has entries, written once when its first entry is appended: what the
+-- checkpoint signer and `audit verify` walk, without scanning the entries.
+CREATE TABLE audit_log_list (
+    log_id     uuid PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT date_trunc('milliseconds', now())
+);
 
 -- What an entry's body_hash covers; deletable by erasure and retention only. No foreign key to
 -- audit_log: checking one would lock the entry, which needs the UPDATE right the owner gave up.
@@ -97,6 +106,10 @@ CREATE TRIGGER trg_audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION tollgate_reject_ledger_change();
 CREATE TRIGGER trg_audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION tollgate_reject_ledger_change();
+CREATE TRIGGER trg_audit_log_list_append_only BEFORE UPDATE OR DELETE ON audit_log_list
+    FOR EACH ROW EXECUTE FUNCTION tollgate_reject_ledger_change();
+CREATE TRIGGER trg_audit_log_list_no_truncate BEFORE TRUNCATE ON audit_log_list
+    FOR EACH STATEMENT EXECUTE FUNCTION tollgate_reject_ledger_change();
 CREATE TRIGGER trg_audit_tree_append_only BEFORE UPDATE OR DELETE ON audit_tree
     FOR EACH ROW EXECUTE FUNCTION tollgate_reject_ledger_change();
 CREATE TRIGGER trg_audit_tree_no_truncate BEFORE TRUNCATE ON audit_tree
@@ -111,26 +124,33 @@ CREATE TRIGGER trg_audit_bodies_no_truncate BEFORE TRUNCATE ON audit_bodies
     FOR EACH STATEMENT EXECUTE FUNCTION tollgate_reject_record_change();
 
 -- The role that runs Tollgate owns these tables; it gives up the rights to rewrite them.
-REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_tree, audit_checkpoints FROM PUBLIC, CURRENT_USER;
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_log_list, audit_tree, audit_checkpoints FROM PUBLIC, CURRENT_USER;
 REVOKE UPDATE, TRUNCATE ON audit_bodies FROM PUBLIC, CURRENT_USER;
 
+-- Row-level security by log. The functions are wrapped in SELECT so each is evaluated once per
+-- query (an InitPlan), not once per row: verifying a log reads every row in the system scope.
 ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON audit_log
-    USING (tenant_id = tollgate_current_tenant() OR tollgate_in_system_scope())
-    WITH CHECK (tenant_id = tollgate_current_tenant() OR tollgate_in_system_scope());
+    USING (tenant_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()))
+    WITH CHECK (tenant_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()));
 ALTER TABLE audit_bodies ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_bodies FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON audit_bodies
-    USING (tenant_id = tollgate_current_tenant() OR tollgate_in_system_scope())
-    WITH CHECK (tenant_id = tollgate_current_tenant() OR tollgate_in_system_scope());
+    USING (tenant_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()))
+    WITH CHECK (tenant_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()));
+ALTER TABLE audit_log_list ENABLE ROW LEVEL SECURITY;
+ALTER TABLE audit_log_list FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON audit_log_list
+    USING (log_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()))
+    WITH CHECK (log_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()));
 ALTER TABLE audit_tree ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_tree FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON audit_tree
-    USING (log_id = tollgate_current_tenant() OR tollgate_in_system_scope())
-    WITH CHECK (log_id = tollgate_current_tenant() OR tollgate_in_system_scope());
+    USING (log_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()))
+    WITH CHECK (log_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()));
 ALTER TABLE audit_checkpoints ENABLE ROW LEVEL SECURITY;
 ALTER TABLE audit_checkpoints FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON audit_checkpoints
-    USING (log_id = tollgate_current_tenant() OR tollgate_in_system_scope())
-    WITH CHECK (log_id = tollgate_current_tenant() OR tollgate_in_system_scope());
+    USING (log_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()))
+    WITH CHECK (log_id = (SELECT tollgate_current_tenant()) OR (SELECT tollgate_in_system_scope()));

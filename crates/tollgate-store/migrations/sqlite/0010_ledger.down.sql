@@ -1,6 +1,7 @@
 DROP TABLE audit_checkpoints;
 DROP TABLE audit_tree;
 DROP TABLE audit_bodies;
+DROP TABLE audit_log_list;
 DROP TABLE audit_log;
 DROP TRIGGER trg_audit_log_v0_no_update;
 DROP TRIGGER trg_audit_log_v0_no_delete;

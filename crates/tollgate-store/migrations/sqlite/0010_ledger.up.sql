@@ -33,6 +33,9 @@ BEGIN SELECT RAISE(ABORT, 'audit_log_v0 holds entries from before the ledger: no
 CREATE TABLE audit_log (
     id            TEXT PRIMARY KEY NOT NULL,
     tenant_id     TEXT,
+    -- The log as one plain column (PostgreSQL needs it under row-level security; the same
+    -- queries run here).
+    log_id        TEXT NOT NULL GENERATED ALWAYS AS (COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000')) STORED,
     seq           INTEGER NOT NULL CHECK (seq >= 1),
     version       INTEGER NOT NULL CHECK (version = 1),
     created_at    TEXT NOT NULL,
@@ -46,8 +49,7 @@ CREATE TABLE audit_log (
     body_hash     BLOB CHECK (length(body_hash) = 32),
     checksum      TEXT NOT NULL CHECK (length(checksum) = 64)
 );
-CREATE UNIQUE INDEX uq_audit_log_seq
-    ON audit_log (COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000'), seq);
+CREATE UNIQUE INDEX uq_audit_log_seq ON audit_log (log_id, seq);
 CREATE INDEX ix_audit_logs_user_id ON audit_log (actor_id);
 CREATE INDEX ix_audit_logs_action ON audit_log (action);
 CREATE INDEX ix_audit_logs_entity_id ON audit_log (resource_id);
@@ -55,6 +57,13 @@ CREATE INDEX ix_audit_logs_timestamp ON audit_log (created_at);
 CREATE INDEX ix_audit_logs_user_id_timestamp ON audit_log (actor_id, created_at);
 CREATE INDEX ix_audit_logs_entity_type_entity_id ON audit_log (resource_type, resource_id);
 CREATE INDEX ix_audit_logs_correlation_id ON audit_log (request_id);
+
+-- Every log that has entries, written once when its first entry is appended: what the
+-- checkpoint signer and `audit verify` walk, without scanning the entries.
+CREATE TABLE audit_log_list (
+    log_id     TEXT PRIMARY KEY NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
 
 -- What an entry's body_hash covers; deletable by erasure and retention only. No foreign key to
 -- audit_log: checking one would lock the entry, which needs the UPDATE right the owner gave up.
@@ -94,6 +103,10 @@ CREATE TRIGGER trg_audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is part of the audit ledger: UPDATE is refused'); END;
 CREATE TRIGGER trg_audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is part of the audit ledger: DELETE is refused'); END;
+CREATE TRIGGER trg_audit_log_list_no_update BEFORE UPDATE ON audit_log_list
+BEGIN SELECT RAISE(ABORT, 'audit_log_list is part of the audit ledger: UPDATE is refused'); END;
+CREATE TRIGGER trg_audit_log_list_no_delete BEFORE DELETE ON audit_log_list
+BEGIN SELECT RAISE(ABORT, 'audit_log_list is part of the audit ledger: DELETE is refused'); END;
 CREATE TRIGGER trg_audit_tree_no_update BEFORE UPDATE ON audit_tree
 BEGIN SELECT RAISE(ABORT, 'audit_tree is part of the audit ledger: UPDATE is refused'); END;
 CREATE TRIGGER trg_audit_tree_no_delete BEFORE DELETE ON audit_tree
@@ -110,10 +123,13 @@ BEGIN SELECT RAISE(ABORT, 'audit_bodies is append-only: DELETE is refused (bodie
 
 -- INSERT OR REPLACE deletes the row it replaces without firing DELETE triggers: refuse it.
 CREATE TRIGGER trg_audit_log_no_replace BEFORE INSERT ON audit_log
-WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id
-             OR (COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000')
-                 = COALESCE(NEW.tenant_id, '00000000-0000-0000-0000-000000000000') AND seq = NEW.seq))
+WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id)
+  OR EXISTS (SELECT 1 FROM audit_log
+             WHERE log_id = COALESCE(NEW.tenant_id, '00000000-0000-0000-0000-000000000000') AND seq = NEW.seq)
 BEGIN SELECT RAISE(ABORT, 'audit_log is part of the audit ledger: an entry with this id or position exists'); END;
+CREATE TRIGGER trg_audit_log_list_no_replace BEFORE INSERT ON audit_log_list
+WHEN EXISTS (SELECT 1 FROM audit_log_list WHERE log_id = NEW.log_id)
+BEGIN SELECT RAISE(ABORT, 'audit_log_list is part of the audit ledger: this log is listed'); END;
 CREATE TRIGGER trg_audit_tree_no_replace BEFORE INSERT ON audit_tree
 WHEN EXISTS (SELECT 1 FROM audit_tree WHERE log_id = NEW.log_id AND level = NEW.level AND idx = NEW.idx)
 BEGIN SELECT RAISE(ABORT, 'audit_tree is part of the audit ledger: this subtree hash is already written'); END;

@@ -53,6 +53,9 @@ impl Tx {
     ) -> Result<Vec<Appended>, StoreError> {
         self.lock_log(log).await?;
         let head = self.log_head(log).await?;
+        if head.size == 0 {
+            self.list_log(log).await?;
+        }
         let mut tree = self.frontier(log, head.size).await?;
         let mut chain = head.chain;
         let created_at = DbTime::now();
@@ -116,6 +119,19 @@ impl Tx {
             .execute(&mut **t)
             .await?;
         }
+        Ok(())
+    }
+
+    /// Registers a log at its first entry (under its lock, so once).
+    async fn list_log(&mut self, log: Uuid) -> Result<(), StoreError> {
+        on_tx!(self, conn => sqlx::query(
+            "INSERT INTO audit_log_list (log_id) SELECT $1
+             WHERE NOT EXISTS (SELECT 1 FROM audit_log_list WHERE log_id = $1)",
+        )
+        .bind(DbId(log))
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 

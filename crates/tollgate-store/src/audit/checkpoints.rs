@@ -27,21 +27,37 @@ impl Store {
         let mut tx = self
             .begin_read_in(Scope::System("audit checkpoint"))
             .await?;
-        let logs = match only {
-            Some(log) => vec![log],
-            None => tx.logs().await?,
-        };
+        // One round trip for every log's size and newest checkpoint, by index lookups.
+        let sql = format!(
+            "SELECT l.log_id,
+                    (SELECT max(seq) FROM audit_log e WHERE e.log_id = l.log_id),
+                    (SELECT max(tree_size) FROM audit_checkpoints c WHERE c.log_id = l.log_id)
+             FROM audit_log_list l{}",
+            if only.is_some() {
+                " WHERE l.log_id = $1"
+            } else {
+                ""
+            }
+        );
+        let rows: Vec<(DbId, Option<i64>, Option<i64>)> = on_tx!(&mut tx, conn => {
+            let q = sqlx::query_as(&sql);
+            let q = match only {
+                Some(log) => q.bind(DbId(log)),
+                None => q,
+            };
+            q.fetch_all(&mut *conn).await
+        })?;
         let mut heads = Vec::new();
-        for log in logs {
-            let head = tx.log_head(log).await?;
-            let newest = tx.newest_checkpoint(log).await?.map(|c| c.size);
-            if only.is_none() && (head.size == 0 || newest >= Some(head.size)) {
+        for (log, size, newest) in rows {
+            let size = size.map_or(0, |s| u64::try_from(s).unwrap_or(0));
+            let newest = newest.map(|s| u64::try_from(s).unwrap_or(0));
+            if only.is_none() && newest >= Some(size) {
                 continue;
             }
-            let root = tx.frontier(log, head.size).await?.root();
+            let root = tx.frontier(log.0, size).await?.root();
             heads.push(TreeHead {
-                log,
-                size: head.size,
+                log: log.0,
+                size,
                 root,
             });
         }

@@ -69,7 +69,7 @@ impl Store {
                     e.resource_type, e.resource_id, e.outcome, e.request_id, e.body_hash,
                     e.checksum, b.before, b.after, b.details, b.ip_address, b.user_agent
              FROM audit_log e LEFT JOIN audit_bodies b ON b.entry_id = e.id
-             WHERE COALESCE(e.tenant_id, '00000000-0000-0000-0000-000000000000') = $1",
+             WHERE e.log_id = $1",
         );
         let mut binds = vec![Bind::Id(DbId(log))];
         let mut and = |column: &str, op: &str, value: Bind| {

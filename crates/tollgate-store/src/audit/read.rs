@@ -15,7 +15,7 @@ use crate::sql::{DbId, DbTime};
 use crate::StoreError;
 
 /// Selects one log's rows of `audit_log`; `$1` is the log id (nil for the system log).
-const IN_LOG: &str = "COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000') = $1";
+const IN_LOG: &str = "log_id = $1";
 
 /// Where a log ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,19 +143,28 @@ impl Tx {
         if wanted.is_empty() {
             return Ok(FetchedNodes::default());
         }
-        // The pairs are numbers this code computed, never client text.
-        let pairs: Vec<String> = wanted
-            .iter()
-            .map(|(level, index)| format!("(level = {level} AND idx = {index})"))
-            .collect();
-        let sql = format!(
-            "SELECT level, idx, hash FROM audit_tree WHERE log_id = $1 AND ({})",
-            pairs.join(" OR ")
-        );
-        let rows: Vec<(i16, i64, Vec<u8>)> = on_tx!(self, conn => sqlx::query_as(&sql)
-            .bind(DbId(log))
-            .fetch_all(&mut *conn)
-            .await)?;
+        // One primary-key lookup per subtree, so both planners read exactly those rows (an OR
+        // of the pairs made SQLite scan the log's whole tree). The text depends only on how
+        // many subtrees are asked for, so each length is prepared once per connection.
+        let sql = (0..wanted.len())
+            .map(|i| {
+                format!(
+                    "SELECT level, idx, hash FROM audit_tree WHERE log_id = $1 AND level = ${} AND idx = ${}",
+                    2 * i + 2,
+                    2 * i + 3
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let rows: Vec<(i16, i64, Vec<u8>)> = on_tx!(self, conn => {
+            let mut q = sqlx::query_as(&sql).bind(DbId(log));
+            for (level, index) in wanted {
+                q = q
+                    .bind(i16::try_from(*level).unwrap_or(i16::MAX))
+                    .bind(i64::try_from(*index).unwrap_or(i64::MAX));
+            }
+            q.fetch_all(&mut *conn).await
+        })?;
         let mut nodes = FetchedNodes::default();
         for (level, index, hash) in rows {
             if let (Ok(level), Ok(index), Some(hash)) =
@@ -259,11 +268,10 @@ impl Tx {
             .collect())
     }
 
-    /// Every log that has entries or checkpoints: the system log first, then tenants by id.
+    /// Every log that has entries: the system log first, then tenants by id.
     pub(crate) async fn logs(&mut self) -> Result<Vec<Uuid>, StoreError> {
         let mut logs: Vec<Uuid> = on_tx!(self, conn => sqlx::query_scalar::<_, DbId>(
-            "SELECT DISTINCT COALESCE(tenant_id, '00000000-0000-0000-0000-000000000000') FROM audit_log
-             UNION SELECT log_id FROM audit_checkpoints UNION SELECT log_id FROM audit_tree",
+            "SELECT log_id FROM audit_log_list",
         )
         .fetch_all(&mut *conn)
         .await)?
