@@ -70,6 +70,53 @@ const APP_ROWS: &[(&str, &str)] = &[
     ("usage_daily", "SELECT count(*) FROM usage_daily WHERE grain = 'api_key' AND dim_id IN (SELECT id FROM api_keys WHERE app_id = $1)"),
 ];
 
+/// The audit bodies that describe a person: of entries they did (under their pseudonym) and
+/// of entries about them. `$1` is the user id.
+macro_rules! person_bodies {
+    () => {
+        "FROM audit_bodies WHERE entry_id IN (
+            SELECT id FROM audit_log
+            WHERE actor_id = (SELECT subject_id FROM users WHERE id = $1)
+               OR (resource_type = 'user' AND resource_id = CAST($1 AS TEXT)))"
+    };
+}
+
+/// What a person's erasure removes: their row (the only link from their pseudonym to them)
+/// with what cascades from it, and the bodies that describe them.
+const USER_ROWS: &[(&str, &str)] = &[
+    ("users", "SELECT count(*) FROM users WHERE id = $1"),
+    (
+        "sessions",
+        "SELECT count(*) FROM sessions WHERE user_id = $1",
+    ),
+    (
+        "mfa_secrets",
+        "SELECT count(*) FROM mfa_secrets WHERE user_id = $1",
+    ),
+    (
+        "api_keys",
+        "SELECT count(*) FROM api_keys WHERE user_id = $1",
+    ),
+    (
+        "user_roles",
+        "SELECT count(*) FROM user_roles WHERE user_id = $1",
+    ),
+    (
+        "team_members",
+        "SELECT count(*) FROM team_members WHERE user_id = $1",
+    ),
+    (
+        "audit_bodies",
+        concat!("SELECT count(*) ", person_bodies!()),
+    ),
+];
+
+/// Bodies first (finding them needs the person's row), then the row and its cascade.
+const USER_DELETES: &[&str] = &[
+    concat!("DELETE ", person_bodies!()),
+    "DELETE FROM users WHERE id = $1",
+];
+
 /// Everything of a tenant cascades from its row.
 const TENANT_DELETES: &[&str] = &["DELETE FROM tenants WHERE id = $1"];
 
@@ -99,6 +146,19 @@ impl Store {
         requested_by: &str,
     ) -> Result<ErasureReport, StoreError> {
         self.erase("app", id, APP_ROWS, APP_DELETES, requested_by)
+            .await
+    }
+
+    /// Erases a person (GDPR Art. 17): their user row, which is the only mapping from their
+    /// pseudonym to them, with sessions, MFA secrets, admin keys, roles and memberships, and
+    /// the audit bodies that describe them. Ledger entries and usage rows keep the pseudonym,
+    /// which no longer leads anywhere; the ledger still verifies.
+    pub async fn erase_user(
+        &self,
+        id: Uuid,
+        requested_by: &str,
+    ) -> Result<ErasureReport, StoreError> {
+        self.erase("user", id, USER_ROWS, USER_DELETES, requested_by)
             .await
     }
 

@@ -9,7 +9,8 @@ use crate::{count, tenant_with_app};
 backend_tests!(
     erase_tenant_removes_everything_and_records_counts,
     erase_app_keeps_the_tenant,
-    erase_unknown_is_not_found
+    erase_unknown_is_not_found,
+    erasing_a_person_keeps_the_ledger_provable
 );
 
 async fn erase_tenant_removes_everything_and_records_counts(db: TestDb) {
@@ -125,4 +126,57 @@ async fn erase_unknown_is_not_found(db: TestDb) {
         0,
         "nothing recorded for nothing done"
     );
+}
+
+async fn erasing_a_person_keeps_the_ledger_provable(db: TestDb) {
+    use tollgate_domain::audit::ActorType;
+    use tollgate_store::audit::VerifyOptions;
+    use tollgate_store::Scope;
+
+    let store = db.migrated().await;
+    store.seed_demo(&DemoOptions::default()).await.unwrap();
+    let mut tx = store.begin_change(Scope::System("test")).await.unwrap();
+    let admin = tx.person(demo::ADMIN_EMAIL).await.unwrap().unwrap();
+    // Something the person did, whose body names them.
+    let mut entry = tollgate_testkit::fixture_entry().in_log_of(admin.tenant_id);
+    entry.actor_type = ActorType::User;
+    entry.actor_id = Some(admin.subject_id);
+    entry.action = "user.sign_in".into();
+    entry.body.details = serde_json::json!({ "email": demo::ADMIN_EMAIL });
+    tx.commit(entry).await.unwrap();
+
+    let report = store.erase_user(admin.id, "test").await.unwrap();
+    assert_eq!(report.removed[0], ("users", 1));
+    assert!(
+        report.removed.contains(&("audit_bodies", 1)),
+        "{:?}",
+        report.removed
+    );
+    assert_eq!(count(&store, "users").await, 0);
+    let left = store
+        .strings_raw("SELECT CAST(details AS TEXT) FROM audit_bodies")
+        .await
+        .unwrap();
+    assert!(
+        left.iter().all(|d| !d.contains(demo::ADMIN_EMAIL)),
+        "{left:?}"
+    );
+    // The entry stays, under the pseudonym that now leads nowhere, and every log verifies.
+    let actors = store
+        .strings_raw(&format!(
+            "SELECT action FROM audit_log WHERE CAST(actor_id AS TEXT) = '{}'",
+            admin.subject_id
+        ))
+        .await
+        .unwrap();
+    assert_eq!(actors, ["user.sign_in"]);
+    let reports = store.verify_audit(&VerifyOptions::default()).await.unwrap();
+    assert!(reports.iter().all(|r| r.ok()), "{reports:?}");
+    let erased = store
+        .strings_raw(
+            "SELECT action FROM audit_log WHERE tenant_id IS NULL AND action = 'user.erase'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(erased.len(), 1, "the erasure is itself an entry");
 }

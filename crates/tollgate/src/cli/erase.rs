@@ -17,6 +17,16 @@ pub(super) enum EraseCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Erase a person (GDPR Art. 17): their user row (the only link from their pseudonym to
+    /// them), sessions, MFA, admin keys, roles, memberships, and the audit bodies about them.
+    /// Ledger entries and usage rows keep the pseudonym, which then leads nowhere.
+    User {
+        /// The user's id.
+        id: Uuid,
+        /// Confirm that the data is to be destroyed; nothing happens without it.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Erase an app: its keys and their usage rows.
     App {
         /// The app's id.
@@ -31,6 +41,7 @@ pub(super) async fn run(cmd: EraseCommand, settings: Settings) -> anyhow::Result
     let (target, id, yes) = match cmd {
         EraseCommand::Tenant { id, yes } => ("tenant", id, yes),
         EraseCommand::App { id, yes } => ("app", id, yes),
+        EraseCommand::User { id, yes } => ("user", id, yes),
     };
     if !yes {
         say!(
@@ -44,6 +55,7 @@ pub(super) async fn run(cmd: EraseCommand, settings: Settings) -> anyhow::Result
     let requested_by = format!("cli:{operator}");
     let report = match target {
         "tenant" => store.erase_tenant(id, &requested_by).await?,
+        "user" => store.erase_user(id, &requested_by).await?,
         _ => store.erase_app(id, &requested_by).await?,
     };
     print_report(&report);
