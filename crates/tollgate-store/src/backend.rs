@@ -49,6 +49,8 @@ pub(crate) enum Pool {
 pub struct Store {
     pub(crate) pool: Pool,
     url: String,
+    /// The audit logs' tree edges as last appended here.
+    pub(crate) edges: std::sync::Arc<crate::audit::EdgeCache>,
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool the store holds. The body is compiled once
@@ -130,6 +132,7 @@ impl Store {
         Ok(Self {
             pool,
             url: settings.url.clone(),
+            edges: Default::default(),
         })
     }
 

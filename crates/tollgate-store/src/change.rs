@@ -14,6 +14,7 @@ use crate::{Scope, Store, StoreError};
 pub struct Change {
     pub(crate) tx: Tx,
     entries: Vec<NewAuditEntry>,
+    edges: std::sync::Arc<crate::audit::EdgeCache>,
 }
 
 impl Store {
@@ -23,6 +24,7 @@ impl Store {
         Ok(Change {
             tx: self.begin_in(scope).await?,
             entries: Vec::new(),
+            edges: self.edges.clone(),
         })
     }
 }
@@ -39,7 +41,7 @@ impl Change {
         self.entries.push(entry);
         let appended = self
             .tx
-            .append_audit(std::mem::take(&mut self.entries))
+            .append_audit(std::mem::take(&mut self.entries), &self.edges)
             .await?;
         self.tx.commit().await?;
         Ok(appended)

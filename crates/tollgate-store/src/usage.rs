@@ -111,7 +111,8 @@ impl Store {
         let mut inserted = 0;
         for (tenant, rows) in by_tenant(records) {
             let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
-            let fresh = tx.store_sealed_usage(tenant, &rows, true).await?;
+            let fresh = tx.store_sealed_usage(tenant, &rows, true, &self.edges)
+                .await?;
             if let Some(holder) = holder {
                 tx.spend_leases(holder, &spent_by_key(&fresh)).await?;
             }
@@ -127,7 +128,10 @@ impl Store {
         let mut inserted = 0;
         for (tenant, rows) in by_tenant(records) {
             let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
-            inserted += tx.store_sealed_usage(tenant, &rows, false).await?.len() as u64;
+            inserted += tx
+                .store_sealed_usage(tenant, &rows, false, &self.edges)
+                .await?
+                .len() as u64;
             tx.commit().await?;
         }
         Ok(inserted)
@@ -193,11 +197,14 @@ impl Tx {
         tenant: Uuid,
         records: &[&'r UsageRecord],
         rollups: bool,
+        edges: &crate::audit::EdgeCache,
     ) -> Result<Vec<&'r UsageRecord>, StoreError> {
         let seal = self.next_seal(tenant).await?;
         let fresh = self.insert_new_usage(records, seal, rollups).await?;
         if !fresh.is_empty() {
-            let appended = self.append_audit(vec![seal_entry(tenant, &fresh)]).await?;
+            let appended = self
+                .append_audit(vec![seal_entry(tenant, &fresh)], edges)
+                .await?;
             if appended.first().map(|a| a.seq) != Some(seal) {
                 return Err(StoreError::Ledger(format!(
                     "the seal of a usage batch of tenant {tenant} did not get position {seal}"

@@ -19,6 +19,33 @@ use crate::StoreError;
 /// Rows per INSERT statement: far below both backends' limits on bound values.
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// The right edge of each log's tree as this process last appended it, keyed by log, with the
+/// size and chain hash it belongs to. An append uses it only when the database's head (read
+/// under the log's lock) has that size and chain hash, so another writer (a replica, a
+/// rolled-back transaction) never leads it astray; it saves reading the edge back.
+#[derive(Debug, Default)]
+pub(crate) struct EdgeCache(std::sync::Mutex<std::collections::HashMap<Uuid, (u64, Hash, Frontier)>>);
+
+/// Logs remembered at most; past it the cache starts over.
+const CACHED_LOGS: usize = 10_000;
+
+impl EdgeCache {
+    fn get(&self, log: Uuid, size: u64, chain: &Hash) -> Option<Frontier> {
+        let logs = self.0.lock().ok()?;
+        let (s, c, edge) = logs.get(&log)?;
+        (*s == size && c == chain).then(|| edge.clone())
+    }
+
+    fn put(&self, log: Uuid, chain: Hash, edge: &Frontier) {
+        if let Ok(mut logs) = self.0.lock() {
+            if logs.len() >= CACHED_LOGS {
+                logs.clear();
+            }
+            logs.insert(log, (edge.size(), chain, edge.clone()));
+        }
+    }
+}
+
 /// One entry ready to write.
 struct Ready {
     id: Uuid,
@@ -34,6 +61,7 @@ impl Tx {
     pub(crate) async fn append_audit(
         &mut self,
         entries: Vec<NewAuditEntry>,
+        edges: &EdgeCache,
     ) -> Result<Vec<Appended>, StoreError> {
         let mut by_log: BTreeMap<Uuid, Vec<NewAuditEntry>> = BTreeMap::new();
         for e in entries {
@@ -41,7 +69,7 @@ impl Tx {
         }
         let mut appended = Vec::new();
         for (log, batch) in by_log {
-            appended.extend(self.append_to_log(log, batch).await?);
+            appended.extend(self.append_to_log(log, batch, edges).await?);
         }
         Ok(appended)
     }
@@ -50,13 +78,17 @@ impl Tx {
         &mut self,
         log: Uuid,
         batch: Vec<NewAuditEntry>,
+        edges: &EdgeCache,
     ) -> Result<Vec<Appended>, StoreError> {
         self.lock_log(log).await?;
         let head = self.log_head(log).await?;
         if head.size == 0 {
             self.list_log(log).await?;
         }
-        let mut tree = self.frontier(log, head.size).await?;
+        let mut tree = match edges.get(log, head.size, &head.chain) {
+            Some(edge) => edge,
+            None => self.frontier(log, head.size).await?,
+        };
         let mut chain = head.chain;
         let created_at = DbTime::now();
         let mut ready = Vec::with_capacity(batch.len());
@@ -105,6 +137,7 @@ impl Tx {
         for chunk in nodes.chunks(ROWS_PER_STATEMENT) {
             self.insert_nodes(log, chunk).await?;
         }
+        edges.put(log, chain, &tree);
         Ok(appended)
     }
 

@@ -6,6 +6,7 @@
 //! Entries are appended by [`crate::Change`], the only way to commit a control-plane change.
 
 mod append;
+pub(crate) use append::EdgeCache;
 mod check;
 mod checkpoints;
 mod proofs;
