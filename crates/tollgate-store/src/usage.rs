@@ -111,7 +111,8 @@ impl Store {
         let mut inserted = 0;
         for (tenant, rows) in by_tenant(records) {
             let mut tx = self.begin_in(Scope::Tenant(tenant)).await?;
-            let fresh = tx.store_sealed_usage(tenant, &rows, true, &self.edges)
+            let fresh = tx
+                .store_sealed_usage(tenant, &rows, true, &self.edges)
                 .await?;
             if let Some(holder) = holder {
                 tx.spend_leases(holder, &spent_by_key(&fresh)).await?;

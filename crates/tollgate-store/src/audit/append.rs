@@ -24,7 +24,9 @@ const ROWS_PER_STATEMENT: usize = 500;
 /// under the log's lock) has that size and chain hash, so another writer (a replica, a
 /// rolled-back transaction) never leads it astray; it saves reading the edge back.
 #[derive(Debug, Default)]
-pub(crate) struct EdgeCache(std::sync::Mutex<std::collections::HashMap<Uuid, (u64, Hash, Frontier)>>);
+pub(crate) struct EdgeCache(
+    std::sync::Mutex<std::collections::HashMap<Uuid, (u64, Hash, Frontier)>>,
+);
 
 /// Logs remembered at most; past it the cache starts over.
 const CACHED_LOGS: usize = 10_000;

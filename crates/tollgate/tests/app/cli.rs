@@ -399,6 +399,53 @@ async fn the_ledger_is_signed_and_verified_from_the_command_line(db: TestDb) {
     std::fs::write(bundle, text.replacen("usage.batch", "usage.other", 1)).unwrap();
     bundle_check(1, "entry 1: its chain hash does not match");
 
+    // Key rotation: a new key signs from now on, the old one stays trusted, and the
+    // checkpoints of both verify.
+    let new_key = dir.path().join("rotated.key");
+    let new_key = new_key.to_str().unwrap();
+    let rotated = tollgate(
+        &db,
+        &["audit", "keygen", "--name", "cli.example", "--out", new_key],
+    );
+    assert!(rotated.status.success(), "{}", stdout(&rotated));
+    let app = tollgate(
+        &db,
+        &[
+            "apps",
+            "create",
+            "--tenant",
+            &tenant,
+            "--name",
+            "after rotation",
+        ],
+    );
+    assert!(app.status.success(), "{}", stdout(&app));
+    let after_rotation = [
+        ("TOLLGATE_AUDIT__SIGNING_KEY_FILE", new_key),
+        ("TOLLGATE_AUDIT__TRUSTED_KEYS", vkey.as_str()),
+    ];
+    let signed = tollgate_with(
+        &db,
+        &["audit", "checkpoint", "--log", &tenant],
+        &after_rotation,
+    );
+    assert!(signed.status.success(), "{}", stdout(&signed));
+    let both = tollgate_with(&db, &["audit", "verify", "--log", &tenant], &after_rotation);
+    assert!(
+        stdout(&both).contains("ok, 2 entries")
+            && stdout(&both).contains("2 checkpoints, 2 signed by a trusted key"),
+        "{}",
+        stdout(&both)
+    );
+    let new_only = [("TOLLGATE_AUDIT__SIGNING_KEY_FILE", new_key)];
+    let untrusted_old = tollgate_with(&db, &["audit", "verify", "--log", &tenant], &new_only);
+    assert_eq!(
+        untrusted_old.status.code(),
+        Some(1),
+        "{}",
+        stdout(&untrusted_old)
+    );
+
     db.tamper("UPDATE audit_log SET action = 'demo.nothing' WHERE tenant_id IS NULL AND seq = 1")
         .await;
     let caught = tollgate_with(&db, &["audit", "verify"], &env);
