@@ -36,10 +36,12 @@ pub struct Header {
     pub consistency: Vec<Consistency>,
 }
 
-/// A consistency proof from an older checkpoint.
+/// A consistency proof from an older signed checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Consistency {
+    /// The older checkpoint, signed: what vouches for `from` and `from_root`.
+    pub checkpoint: String,
     /// The older checkpoint's size.
     pub from: u64,
     /// Its root (hex).
@@ -204,6 +206,14 @@ pub enum BundleError {
         /// Why.
         reason: String,
     },
+    /// An entry the bundle's checkpoint does not cover: nothing vouches for it.
+    #[error("entry {seq} is beyond the bundle's signed checkpoint of {size} entries: it was added to the bundle")]
+    Beyond {
+        /// The entry.
+        seq: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
     /// A checkpoint held outside is for another log or larger than the bundle.
     #[error("the checkpoint held outside {0}")]
     Held(String),
@@ -293,6 +303,12 @@ pub fn check(
         let entry = e
             .entry(header.log)
             .map_err(|reason| unreadable(n, reason))?;
+        if entry.seq > checkpoint.size {
+            return Err(BundleError::Beyond {
+                seq: entry.seq,
+                size: checkpoint.size,
+            });
+        }
         let chain = e
             .chain_hash
             .as_deref()
@@ -310,21 +326,32 @@ pub fn check(
     let mut proofs = 0;
     for c in &header.consistency {
         let parse = |h: &str| h.parse::<Hash>().map_err(|e| e.to_string());
-        let result = parse(&c.from_root).and_then(|from_root| {
-            let proof = c
-                .proof
-                .iter()
-                .map(|h| parse(h))
-                .collect::<Result<Vec<_>, _>>()?;
-            verify_consistency(
-                c.from,
-                checkpoint.size,
-                &from_root,
-                &checkpoint.root,
-                &proof,
-            )
-            .map_err(|e| e.to_string())
-        });
+        let result = Checkpoint::open(&c.checkpoint, trusted)
+            .map_err(|e| format!("its checkpoint: {e}"))
+            .and_then(|older| {
+                let from_root = parse(&c.from_root)?;
+                if older.origin != checkpoint.origin
+                    || older.size != c.from
+                    || older.root != from_root
+                {
+                    return Err(
+                        "it names another size or root than its signed checkpoint".to_string()
+                    );
+                }
+                let proof = c
+                    .proof
+                    .iter()
+                    .map(|h| parse(h))
+                    .collect::<Result<Vec<_>, _>>()?;
+                verify_consistency(
+                    c.from,
+                    checkpoint.size,
+                    &from_root,
+                    &checkpoint.root,
+                    &proof,
+                )
+                .map_err(|e| e.to_string())
+            });
         result.map_err(|reason| BundleError::Consistency {
             from: c.from,
             reason,

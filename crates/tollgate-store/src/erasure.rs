@@ -191,6 +191,20 @@ impl Store {
                 id: id.to_string(),
             });
         }
+        // Usage batches that lose rows here (an app's, within its tenant) are re-sealed with
+        // what is left, so their seals keep verifying.
+        let touched: Vec<(DbId, i64)> = if target == "app" {
+            on_tx!(&mut tx.tx, conn => sqlx::query_as(
+                "SELECT DISTINCT tenant_id, sealed_by FROM usage_logs
+                 WHERE (app_id = $1 OR api_key_id IN (SELECT id FROM api_keys WHERE app_id = $1))
+                   AND sealed_by IS NOT NULL",
+            )
+            .bind(DbId(id))
+            .fetch_all(&mut *conn)
+            .await)?
+        } else {
+            Vec::new()
+        };
         tx.open_erasure("erasure", requested_by).await?;
         for delete in deletes {
             on_tx!(&mut tx.tx, conn => sqlx::query(delete)
@@ -200,6 +214,15 @@ impl Store {
                 .map(|r| r.rows_affected()))?;
         }
         tx.close_erasure().await?;
+        let mut by_tenant: std::collections::BTreeMap<Uuid, Vec<i64>> = Default::default();
+        for (tenant, seal) in touched {
+            by_tenant.entry(tenant.0).or_default().push(seal);
+        }
+        for (tenant, seals) in by_tenant {
+            for entry in crate::audit::seal::reseal(&mut tx, tenant, &seals).await? {
+                tx.record(entry);
+            }
+        }
         let details: Map<String, Value> = removed
             .iter()
             .map(|(table, n)| (table.to_string(), json!(n)))
@@ -207,6 +230,7 @@ impl Store {
         let mut body = json!({ "requested_by": requested_by, "removed": details });
         if target == "tenant" {
             // The tenant's log is closed: its size and root stay provable from the system log.
+            tx.lock_log(id).await?;
             let head = tx.log_head(id).await?;
             let root = tx.frontier(id, head.size).await?.root();
             body["log"] = json!({ "size": head.size, "root": root.to_hex() });
@@ -223,7 +247,10 @@ impl Store {
             target,
             id,
             removed,
-            audit_seq: appended.last().map_or(0, |a| a.seq),
+            audit_seq: appended
+                .iter()
+                .rfind(|a| a.log == crate::audit::SYSTEM_LOG)
+                .map_or(0, |a| a.seq),
         })
     }
 }

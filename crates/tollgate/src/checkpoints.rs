@@ -107,12 +107,26 @@ pub struct Signed {
     pub stored: bool,
 }
 
-/// Signs checkpoints and sends them to the sinks.
+/// A round of signing.
+#[derive(Clone, Debug, Default)]
+pub struct Round {
+    /// Checkpoints signed.
+    pub signed: Vec<Signed>,
+    /// Logs not signed because they no longer extend their previous checkpoint: the log, why.
+    pub refused: Vec<(Uuid, String)>,
+}
+
+/// Signs checkpoints and sends them to the sinks. It signs a log only if the log still
+/// extends the newest checkpoint it knows of that log (stored, in the sink directory, or
+/// signed by this process), proven by a consistency proof: so a rewritten history is never
+/// signed over, even after its stored checkpoints were deleted.
 pub struct Checkpointer {
     signer: Signer,
+    trusted: Vec<Verifier>,
     origin: String,
     dir: Option<PathBuf>,
     webhook: Option<Webhook>,
+    last: std::sync::Mutex<std::collections::HashMap<Uuid, (u64, tollgate_ledger::Hash)>>,
 }
 
 struct Webhook {
@@ -137,6 +151,8 @@ impl Checkpointer {
         });
         Ok(Some(Self {
             signer,
+            trusted: trusted(settings)?,
+            last: Default::default(),
             origin: settings.origin.clone(),
             dir: (!settings.checkpoint_dir.is_empty())
                 .then(|| PathBuf::from(&settings.checkpoint_dir)),
@@ -150,14 +166,20 @@ impl Checkpointer {
     }
 
     /// Signs a checkpoint of every log that grew since its last one (or of `only`, grown or
-    /// not), stores it, and sends the new ones to the sinks.
+    /// not), stores it, and sends the new ones to the sinks; refuses, and logs an error for,
+    /// any log that does not extend its previous checkpoint.
     pub async fn sign(
         &self,
         store: &Store,
         only: Option<Uuid>,
-    ) -> Result<Vec<Signed>, CheckpointingError> {
-        let mut signed = Vec::new();
+    ) -> Result<Round, CheckpointingError> {
+        let mut round = Round::default();
         for head in store.tree_heads(only).await? {
+            if let Some(reason) = self.not_extending(store, &head).await? {
+                tracing::error!(log = %head.log, %reason, "refusing to sign an audit checkpoint: the log was rewritten; run `tollgate audit verify`");
+                round.refused.push((head.log, reason));
+                continue;
+            }
             let checkpoint = Checkpoint {
                 origin: origin(&self.origin, head.log),
                 size: head.size,
@@ -169,9 +191,66 @@ impl Checkpointer {
             if stored {
                 self.send(&head, &checkpoint.origin, &note).await;
             }
-            signed.push(Signed { head, note, stored });
+            if let Ok(mut last) = self.last.lock() {
+                last.insert(head.log, (head.size, head.root));
+            }
+            round.signed.push(Signed { head, note, stored });
         }
-        Ok(signed)
+        Ok(round)
+    }
+
+    /// Why `head` does not extend the newest checkpoint known of its log, if it does not.
+    async fn not_extending(
+        &self,
+        store: &Store,
+        head: &TreeHead,
+    ) -> Result<Option<String>, CheckpointingError> {
+        let mut known: Vec<(u64, tollgate_ledger::Hash)> = Vec::new();
+        if let Some(c) = store.latest_checkpoint(head.log).await? {
+            known.push((c.size, c.root));
+        }
+        if let Some(last) = self
+            .last
+            .lock()
+            .ok()
+            .and_then(|l| l.get(&head.log).copied())
+        {
+            known.push(last);
+        }
+        if let Some(dir) = &self.dir {
+            let file = dir.join(head.log.to_string()).join("latest.checkpoint");
+            if let Ok(text) = tokio::fs::read_to_string(&file).await {
+                if let Ok(c) = Checkpoint::open(&text, &self.trusted) {
+                    known.push((c.size, c.root));
+                }
+            }
+        }
+        let Some((size, root)) = known.into_iter().max_by_key(|(size, _)| *size) else {
+            return Ok(None);
+        };
+        if size > head.size {
+            return Ok(Some(format!(
+                "a checkpoint covers {size} entries but the log has {}",
+                head.size
+            )));
+        }
+        if size == head.size {
+            return Ok((root != head.root).then(|| {
+                format!("the log's first {size} entries no longer have their checkpoint's root")
+            }));
+        }
+        let proof = store
+            .consistency_proof(head.log, size, Some(head.size))
+            .await?;
+        Ok(tollgate_ledger::tree::verify_consistency(
+            size,
+            head.size,
+            &root,
+            &head.root,
+            &proof.proof,
+        )
+        .err()
+        .map(|_| format!("the log no longer extends its checkpoint of {size} entries")))
     }
 
     /// Signs every `interval` until `stop` completes.
@@ -194,7 +273,7 @@ impl Checkpointer {
                 _ = &mut stop => return,
                 _ = ticks.tick() => {
                     match self.sign(&store, None).await {
-                        Ok(signed) => for s in signed.iter().filter(|s| s.stored) {
+                        Ok(round) => for s in round.signed.iter().filter(|s| s.stored) {
                             tracing::debug!(log = %s.head.log, size = s.head.size, "signed an audit checkpoint");
                         },
                         Err(err) => tracing::warn!(%err, "cannot sign audit checkpoints now; trying again next round"),
@@ -220,7 +299,7 @@ impl Checkpointer {
             })
             .to_string();
             if let Err(err) = hook.post(&body).await {
-                tracing::error!(url = %hook.url, %err, "the audit checkpoint webhook did not take the checkpoint");
+                tracing::error!(url = %tollgate_config::mask_url_password(&hook.url), %err, "the audit checkpoint webhook did not take the checkpoint");
             }
         }
     }

@@ -40,6 +40,15 @@ pub enum AuditFailure {
         /// The stored version.
         version: i16,
     },
+    /// A body that does not hash to its entry's `body_hash` (or an entry without one).
+    #[error("entry {seq}: its body does not match its body_hash: audit_bodies was changed")]
+    Body {
+        /// The entry's position.
+        seq: u64,
+    },
+    /// A log with entries that `audit_log_list` does not name.
+    #[error("the log has entries but is missing from audit_log_list: the list was changed")]
+    Unlisted,
     /// The stored tree does not match the entries: proofs served from it would lie.
     #[error("{}", tree_message(.0))]
     Tree(TreeDamage),
@@ -126,9 +135,10 @@ impl Store {
         options: &VerifyOptions,
     ) -> Result<Vec<LogReport>, StoreError> {
         let mut tx = self.begin_read_in(Scope::System("audit verify")).await?;
+        let listed = tx.logs().await?;
         let mut logs = match options.only {
             Some(log) => vec![log],
-            None => tx.logs().await?,
+            None => tx.logs_with_entries().await?,
         };
         for (log, _) in &options.external {
             if !logs.contains(log) && options.only.is_none_or(|o| o == *log) {
@@ -137,7 +147,11 @@ impl Store {
         }
         let mut reports = Vec::with_capacity(logs.len());
         for log in logs {
-            reports.push(tx.verify_log(log, options).await?);
+            let mut report = tx.verify_log(log, options).await?;
+            if report.failure.is_none() && report.size > 0 && !listed.contains(&log) {
+                report.failure = Some(AuditFailure::Unlisted);
+            }
+            reports.push(report);
         }
         tx.commit().await?;
         for report in &mut reports {
@@ -174,6 +188,7 @@ impl Tx {
             let Some(last) = page.last().map(|e| e.entry.seq) else {
                 break;
             };
+            let bodies = self.bodies_between(log, after, last).await?;
             let mut built: BTreeMap<u32, Vec<Node>> = BTreeMap::new();
             for stored in &page {
                 let seq = stored.entry.seq;
@@ -183,6 +198,13 @@ impl Tx {
                         version: stored.version,
                     });
                     return Ok(report);
+                }
+                if let Some(body) = bodies.get(&stored.id) {
+                    if stored.entry.body_hash != Some(body.hash()) {
+                        report.size = check.size();
+                        report.failure = Some(AuditFailure::Body { seq });
+                        return Ok(report);
+                    }
                 }
                 let chain = stored.chain.unwrap_or_default();
                 match check.push(&stored.entry, &chain) {
@@ -206,7 +228,9 @@ impl Tx {
             after = last;
         }
         report.size = check.size();
-        let extra = self.tree_rows(log).await? - expected_rows(report.size);
+        // Rows an append committed after the last page added are not counted (on a live
+        // PostgreSQL each statement sees the newest commits).
+        let extra = self.tree_rows(log, report.size).await? - expected_rows(report.size);
         match check.finish() {
             Ok(done) => {
                 report.root = Some(done.root);
@@ -254,11 +278,17 @@ impl Tx {
         Ok(None)
     }
 
-    async fn tree_rows(&mut self, log: Uuid) -> Result<i64, StoreError> {
+    /// Stored subtree hashes of `log` that cover only entries `1..=size`, plus any that cover
+    /// nothing at all (beyond every entry ever numbered is also counted, as surplus).
+    async fn tree_rows(&mut self, log: Uuid, size: u64) -> Result<i64, StoreError> {
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
         Ok(crate::backend::on_tx!(self, conn => sqlx::query_scalar(
-            "SELECT count(*) FROM audit_tree WHERE log_id = $1",
+            "SELECT count(*) FROM audit_tree WHERE log_id = $1 AND (
+                (idx + 1) * (CAST(1 AS BIGINT) << level) <= $2
+                OR idx * (CAST(1 AS BIGINT) << level) >= (SELECT COALESCE(max(seq), 0) FROM audit_log WHERE log_id = $1))",
         )
         .bind(crate::sql::DbId(log))
+        .bind(size)
         .fetch_one(&mut *conn)
         .await)?)
     }

@@ -50,6 +50,26 @@ pub struct ListedEntry {
     pub body: Option<Body>,
 }
 
+/// The body columns of a row (`details` NULL: no body row).
+macro_rules! body_of_row {
+    ($row:expr) => {{
+        let row = $row;
+        let details: Option<Json<Value>> = row.try_get("details")?;
+        match details {
+            None => None,
+            Some(Json(details)) => Some(Body {
+                before: row
+                    .try_get::<Option<Json<Value>>, _>("before")?
+                    .map(|j| j.0),
+                after: row.try_get::<Option<Json<Value>>, _>("after")?.map(|j| j.0),
+                details,
+                ip_address: row.try_get("ip_address")?,
+                user_agent: row.try_get("user_agent")?,
+            }),
+        }
+    }};
+}
+
 enum Bind {
     Int(i64),
     Id(DbId),
@@ -118,23 +138,45 @@ impl Store {
             let rows = q.fetch_all(&mut *conn).await?;
             rows.iter()
                 .map(|row| -> Result<ListedEntry, sqlx::Error> {
-                    let stored = super::read::stored_entry(row, log)?;
-                    let details: Option<Json<Value>> = row.try_get("details")?;
-                    let body = match details {
-                        None => None,
-                        Some(Json(details)) => Some(Body {
-                            before: row.try_get::<Option<Json<Value>>, _>("before")?.map(|j| j.0),
-                            after: row.try_get::<Option<Json<Value>>, _>("after")?.map(|j| j.0),
-                            details,
-                            ip_address: row.try_get("ip_address")?,
-                            user_agent: row.try_get("user_agent")?,
-                        }),
-                    };
-                    Ok(ListedEntry { stored, body })
+                    Ok(ListedEntry {
+                        stored: super::read::stored_entry(row, log)?,
+                        body: body_of_row!(row),
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()
         })?;
         tx.commit().await?;
         Ok(listed)
+    }
+}
+
+impl crate::backend::Tx {
+    /// The bodies of `log`'s entries `after + 1 ..= last`, by entry id.
+    pub(crate) async fn bodies_between(
+        &mut self,
+        log: Uuid,
+        after: u64,
+        last: u64,
+    ) -> Result<std::collections::HashMap<Uuid, Body>, StoreError> {
+        let position = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let bodies = on_tx!(self, conn => {
+            let rows = sqlx::query(
+                "SELECT b.entry_id, b.before, b.after, b.details, b.ip_address, b.user_agent
+                 FROM audit_bodies b JOIN audit_log e ON e.id = b.entry_id
+                 WHERE e.log_id = $1 AND e.seq > $2 AND e.seq <= $3",
+            )
+            .bind(DbId(log))
+            .bind(position(after))
+            .bind(position(last))
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.iter()
+                .map(|row| -> Result<Option<(Uuid, Body)>, sqlx::Error> {
+                    let id: DbId = row.try_get("entry_id")?;
+                    Ok(body_of_row!(row).map(|b| (id.0, b)))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(bodies.into_iter().flatten().collect())
     }
 }

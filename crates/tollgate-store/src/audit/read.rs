@@ -268,22 +268,37 @@ impl Tx {
             .collect())
     }
 
+    /// Every log found in the ledger's tables, listed or not (reads every entry's log id, so
+    /// only for `audit verify`): the system log first, then tenants by id.
+    pub(crate) async fn logs_with_entries(&mut self) -> Result<Vec<Uuid>, StoreError> {
+        self.log_ids(
+            "SELECT log_id FROM audit_log_list UNION SELECT DISTINCT log_id FROM audit_log
+             UNION SELECT DISTINCT log_id FROM audit_tree
+             UNION SELECT DISTINCT log_id FROM audit_checkpoints",
+        )
+        .await
+    }
+
     /// Every log that has entries: the system log first, then tenants by id.
     pub(crate) async fn logs(&mut self) -> Result<Vec<Uuid>, StoreError> {
-        let mut logs: Vec<Uuid> = on_tx!(self, conn => sqlx::query_scalar::<_, DbId>(
-            "SELECT log_id FROM audit_log_list",
-        )
-        .fetch_all(&mut *conn)
-        .await)?
-        .into_iter()
-        .map(|d| d.0)
-        .collect();
-        logs.sort();
-        logs.dedup();
-        if let Some(pos) = logs.iter().position(|l| *l == SYSTEM_LOG) {
-            logs.remove(pos);
-            logs.insert(0, SYSTEM_LOG);
-        }
-        Ok(logs)
+        self.log_ids("SELECT log_id FROM audit_log_list").await
     }
+
+    async fn log_ids(&mut self, sql: &'static str) -> Result<Vec<Uuid>, StoreError> {
+        let logs: Vec<DbId> = on_tx!(self, conn => sqlx::query_scalar(sql)
+            .fetch_all(&mut *conn)
+            .await)?;
+        Ok(system_first(logs.into_iter().map(|d| d.0).collect()))
+    }
+}
+
+/// Sorted and unique, the system log first.
+fn system_first(mut logs: Vec<Uuid>) -> Vec<Uuid> {
+    logs.sort();
+    logs.dedup();
+    if let Some(pos) = logs.iter().position(|l| *l == SYSTEM_LOG) {
+        logs.remove(pos);
+        logs.insert(0, SYSTEM_LOG);
+    }
+    logs
 }

@@ -18,6 +18,9 @@ use crate::{Scope, Store, StoreError};
 
 /// The action of a seal entry.
 pub const SEAL_ACTION: &str = "usage.batch";
+/// The action of an entry that re-seals a batch after an erasure removed some of its rows:
+/// its body names the seal and gives the count and root of the rows left.
+pub const RESEAL_ACTION: &str = "usage.reseal";
 
 /// Rows per query when checking seals.
 const PAGE: i64 = 5_000;
@@ -152,6 +155,28 @@ pub(crate) fn seal_entry(tenant: Uuid, fresh: &[&UsageRecord]) -> NewAuditEntry 
     .in_log_of(tenant)
 }
 
+/// Re-seals, after an erasure removed rows of these batches, each batch with the rows left.
+pub(crate) async fn reseal(
+    tx: &mut Tx,
+    tenant: Uuid,
+    seals: &[i64],
+) -> Result<Vec<NewAuditEntry>, StoreError> {
+    let mut entries = Vec::with_capacity(seals.len());
+    for seal in seals {
+        let (count, root) = seal_of(tx.sealed_rows(tenant, *seal).await?);
+        entries.push(
+            NewAuditEntry::system(
+                RESEAL_ACTION,
+                "usage_logs",
+                None,
+                json!({ "seal": seal, "count": count, "root": root.to_hex() }),
+            )
+            .in_log_of(tenant),
+        );
+    }
+    Ok(entries)
+}
+
 impl Tx {
     /// Takes `tenant`'s log lock and returns the position its next entry will have: the
     /// seal's, which the batch's rows name before the seal is appended.
@@ -195,26 +220,39 @@ impl Store {
             return Ok(report);
         }
         let mut tx = self.begin_read_in(Scope::Tenant(tenant)).await?;
-        let seals: Vec<(i64, Option<sqlx::types::Json<Value>>)> = on_tx!(&mut tx, conn => sqlx::query_as(
-            "SELECT e.seq, b.details FROM audit_log e LEFT JOIN audit_bodies b ON b.entry_id = e.id
-             WHERE e.tenant_id = $1 AND e.action = $2 ORDER BY e.seq",
-        )
-        .bind(DbId(tenant))
-        .bind(SEAL_ACTION)
-        .fetch_all(&mut *conn)
-        .await)?;
+        let seals = tx.details_of_action(tenant, SEAL_ACTION).await?;
+        // The newest re-seal of each batch supersedes its seal's count and root.
+        let reseals = tx.details_of_action(tenant, RESEAL_ACTION).await?;
+        let resealed: std::collections::HashMap<i64, Value> = reseals
+            .into_iter()
+            .filter_map(|(_, d)| d.map(|d| d.0))
+            .filter_map(|d| Some((d["seal"].as_i64()?, d)))
+            .collect();
         for (seq, details) in &seals {
             let seq_u = u64::try_from(*seq).unwrap_or(0);
             report.seals += 1;
+            let rows = tx.sealed_rows(tenant, *seq).await?;
             let Some(details) = details else {
+                // Erasure removes a seal's body only with its rows (the tenant's erasure).
+                if !rows.is_empty() {
+                    report.failure = Some(SealFailure {
+                        tenant,
+                        seq: seq_u,
+                        problem: format!(
+                            "its body is gone but {} rows still name it: the body was removed",
+                            rows.len()
+                        ),
+                    });
+                    break;
+                }
                 report.without_body += 1;
                 continue;
             };
-            let rows = tx.sealed_rows(tenant, *seq).await?;
             let (count, root) = seal_of(rows);
             report.rows += count;
-            let claimed_count = details.0["count"].as_u64();
-            let claimed_root = details.0["root"]
+            let claimed = resealed.get(seq).unwrap_or(&details.0);
+            let claimed_count = claimed["count"].as_u64();
+            let claimed_root = claimed["root"]
                 .as_str()
                 .and_then(|r| r.parse::<Hash>().ok());
             let problem = if claimed_count != Some(count) {
@@ -240,7 +278,7 @@ impl Store {
             }
         }
         if report.failure.is_none() {
-            let known: Vec<i64> = seals.iter().map(|(s, _)| *s).collect();
+            let known: std::collections::HashSet<i64> = seals.iter().map(|(s, _)| *s).collect();
             let stray: Option<i64> = on_tx!(&mut tx, conn => sqlx::query_scalar(
                 "SELECT sealed_by FROM usage_logs WHERE tenant_id = $1 AND sealed_by IS NOT NULL
                  GROUP BY sealed_by ORDER BY sealed_by",
@@ -265,6 +303,22 @@ impl Store {
 }
 
 impl Tx {
+    /// Position and body details of every entry of `tenant`'s log with this action.
+    async fn details_of_action(
+        &mut self,
+        tenant: Uuid,
+        action: &str,
+    ) -> Result<Vec<(i64, Option<sqlx::types::Json<Value>>)>, StoreError> {
+        Ok(on_tx!(self, conn => sqlx::query_as(
+            "SELECT e.seq, b.details FROM audit_log e LEFT JOIN audit_bodies b ON b.entry_id = e.id
+             WHERE e.tenant_id = $1 AND e.action = $2 ORDER BY e.seq",
+        )
+        .bind(DbId(tenant))
+        .bind(action)
+        .fetch_all(&mut *conn)
+        .await)?)
+    }
+
     /// The rows sealed by entry `seq` of `tenant`'s log.
     async fn sealed_rows(&mut self, tenant: Uuid, seq: i64) -> Result<Vec<StoredRow>, StoreError> {
         let mut rows = Vec::new();

@@ -109,6 +109,14 @@ async fn erase_app_keeps_the_tenant(db: TestDb) {
     );
     assert_eq!(count(&store, "tenants").await, 1);
     assert_eq!(count(&store, "users").await, 1);
+    // The usage batch that lost the app's rows was re-sealed: the ledger still verifies.
+    let reports = store
+        .verify_audit(&tollgate_store::audit::VerifyOptions::default())
+        .await
+        .unwrap();
+    assert!(reports.iter().all(|r| r.ok()), "{reports:?}");
+    let tenant_log = reports.iter().find(|r| r.log == demo::TENANT_ID).unwrap();
+    assert_eq!((tenant_log.usage.seals, tenant_log.usage.rows), (1, 0));
 }
 
 async fn erase_unknown_is_not_found(db: TestDb) {

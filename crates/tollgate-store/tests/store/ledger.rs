@@ -21,6 +21,7 @@ backend_tests!(
     a_restored_backup_fails_a_newer_outside_checkpoint,
     checkpoint_signatures_are_checked,
     usage_batches_are_sealed_and_changed_rows_found,
+    changed_bodies_and_unlisted_logs_are_found,
 );
 
 /// A new tenant whose log has `n` entries, appended in `n` changes; returns it and them.
@@ -357,4 +358,48 @@ async fn usage_batches_are_sealed_and_changed_rows_found(db: TestDb) {
     ))
     .await;
     seal_failure("not a usage seal")(report(&store, tenant, VerifyOptions::default()).await);
+}
+
+async fn changed_bodies_and_unlisted_logs_are_found(db: TestDb) {
+    let store = db.migrated().await;
+    let (tenant, app) = tenant_with_app(&store, "body@ledger.example").await;
+    store
+        .insert_usage(&[usage(tenant, app, 1), usage(tenant, app, 2)], None)
+        .await
+        .unwrap();
+    // The seal's body (its count and root) is covered by its entry's body hash.
+    db.tamper(&format!(
+        "UPDATE audit_bodies SET details = '{{\"count\": 1}}' WHERE tenant_id = '{tenant}'"
+    ))
+    .await;
+    assert_eq!(
+        failure(&store, tenant).await,
+        Some(AuditFailure::Body { seq: 1 })
+    );
+    // Removing a seal's body while its rows remain is caught by the seal check.
+    db.tamper(&format!(
+        "DELETE FROM audit_bodies WHERE tenant_id = '{tenant}'"
+    ))
+    .await;
+    let r = report(&store, tenant, VerifyOptions::default()).await;
+    assert!(
+        r.usage
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.problem.contains("body is gone")),
+        "{r:?}"
+    );
+
+    // A log taken off the list (so the signer would stop signing it) is still verified.
+    let (log, _) = log_with(&store, 2).await;
+    db.tamper(&format!(
+        "DELETE FROM audit_log_list WHERE log_id = '{log}'"
+    ))
+    .await;
+    let all = store.verify_audit(&VerifyOptions::default()).await.unwrap();
+    let found = all
+        .iter()
+        .find(|r| r.log == log)
+        .expect("the unlisted log is verified");
+    assert_eq!(found.failure, Some(AuditFailure::Unlisted));
 }

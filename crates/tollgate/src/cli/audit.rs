@@ -67,6 +67,9 @@ pub(super) enum AuditCommand {
     },
 }
 
+/// Older checkpoints a bundle carries proofs from, at most.
+const OLDER_CHECKPOINTS: usize = 32;
+
 fn parse_log(text: &str) -> Result<Uuid, String> {
     if text == "system" {
         return Ok(SYSTEM_LOG);
@@ -91,16 +94,26 @@ pub(super) async fn run(cmd: AuditCommand, settings: Settings) -> anyhow::Result
                 return Ok(ExitCode::from(2));
             };
             let store = open_store(&settings).await?;
-            let signed = checkpointer.sign(&store, log).await?;
-            if signed.is_empty() {
+            let round = checkpointer.sign(&store, log).await?;
+            if round.signed.is_empty() && round.refused.is_empty() {
                 say!("no log grew since its last checkpoint");
             }
-            for s in signed {
+            for s in &round.signed {
                 let how = if s.stored { "signed" } else { "already signed" };
                 say!("{}: {how} at {} entries", log_name(s.head.log), s.head.size);
                 say_raw!("{}", s.note);
             }
-            Ok(ExitCode::SUCCESS)
+            for (log, reason) in &round.refused {
+                say!(
+                    "{}: NOT signed: {reason}; `tollgate audit verify` says where it was changed",
+                    log_name(*log)
+                );
+            }
+            Ok(if round.refused.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         AuditCommand::Export { log, out } => export(&settings, log, &out).await,
         AuditCommand::Verify {
@@ -202,15 +215,22 @@ async fn export(settings: &Settings, log: Uuid, out: &PathBuf) -> anyhow::Result
         );
         return Ok(ExitCode::from(2));
     };
+    // Proofs from the newest older checkpoints (a bounded number: the entries themselves
+    // already lead to the newest root; the proofs tie in the checkpoints an auditor held).
+    let mut older: Vec<_> = store
+        .checkpoints(log)
+        .await?
+        .into_iter()
+        .filter(|c| c.size > 0 && c.size < newest.size)
+        .collect();
+    let skip = older.len().saturating_sub(OLDER_CHECKPOINTS);
     let mut consistency = Vec::new();
-    for older in store.checkpoints(log).await? {
-        if older.size == 0 || older.size >= newest.size {
-            continue;
-        }
+    for older in older.drain(skip..) {
         let p = store
             .consistency_proof(log, older.size, Some(newest.size))
             .await?;
         consistency.push(bundle::Consistency {
+            checkpoint: older.note,
             from: p.from,
             from_root: p.from_root.to_hex(),
             proof: p.proof.iter().map(|h| h.to_hex()).collect(),
@@ -337,6 +357,13 @@ async fn verify(
     let Some(external) = held_checkpoints(settings, files, &trusted) else {
         return Ok(ExitCode::from(2));
     };
+    if let Some((other, _)) = only.and_then(|log| external.iter().find(|(l, _)| *l != log)) {
+        say!(
+            "a --checkpoint is for the {}, but --log asks for another log",
+            log_name(*other)
+        );
+        return Ok(ExitCode::from(2));
+    }
     let store = open_store(settings).await?;
     let reports = store
         .verify_audit(&VerifyOptions {

@@ -12,7 +12,10 @@ use tollgate_ledger::{Checkpoint, Signer};
 use tollgate_store::demo::DemoOptions;
 use tollgate_testkit::{backend_tests, TestApp, TestDb};
 
-backend_tests!(serve_signs_checkpoints_and_delivers_them_outside);
+backend_tests!(
+    serve_signs_checkpoints_and_delivers_them_outside,
+    a_rewritten_log_is_not_signed_over
+);
 
 const SECRET: &str = "a webhook secret of some length";
 
@@ -108,4 +111,40 @@ async fn serve_signs_checkpoints_and_delivers_them_outside(db: TestDb) {
         Some(note.to_string())
     );
     app.stop().await.unwrap();
+}
+
+async fn a_rewritten_log_is_not_signed_over(db: TestDb) {
+    let (_, skey) = Signer::generate("serve.example", [8; 32]).unwrap();
+    let mut settings = db.settings();
+    settings.audit.signing_key = skey;
+    settings.audit.checkpoint_dir = db.dir().join("sink").to_str().unwrap().into();
+    let checkpointer = tollgate::checkpoints::Checkpointer::from_settings(&settings.audit)
+        .unwrap()
+        .unwrap();
+    let store = db.migrated().await;
+    store.seed_demo(&DemoOptions::default()).await.unwrap();
+    let round = checkpointer.sign(&store, None).await.unwrap();
+    assert!(round.refused.is_empty() && !round.signed.is_empty());
+    // Someone with the database rewrites the system log's only entry, rebuilds its leaf and
+    // removes the stored checkpoints; the copy in the sink directory remembers.
+    db.tamper(
+        "UPDATE audit_log SET action = 'demo.other' WHERE tenant_id IS NULL;
+         DELETE FROM audit_checkpoints WHERE log_id = '00000000-0000-0000-0000-000000000000';",
+    )
+    .await;
+    let entries = store.verify_audit(&Default::default()).await.unwrap();
+    assert!(entries[0].failure.is_some(), "the chain is broken now");
+    db.tamper(
+        "DELETE FROM audit_tree WHERE log_id = '00000000-0000-0000-0000-000000000000';
+         INSERT INTO audit_tree (log_id, level, idx, hash) VALUES ('00000000-0000-0000-0000-000000000000', 0, 0,
+             (SELECT hash FROM audit_tree WHERE level = 0 AND idx = 0 AND log_id <> '00000000-0000-0000-0000-000000000000' LIMIT 1));",
+    )
+    .await;
+    // With the size equal and the root different, the signer refuses.
+    let round = checkpointer
+        .sign(&store, Some(uuid::Uuid::nil()))
+        .await
+        .unwrap();
+    assert!(round.signed.is_empty(), "{round:?}");
+    assert_eq!(round.refused.len(), 1, "{round:?}");
 }

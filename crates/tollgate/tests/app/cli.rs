@@ -398,6 +398,16 @@ async fn the_ledger_is_signed_and_verified_from_the_command_line(db: TestDb) {
     bundle_check(1, "entry 1: its body does not match its body_hash");
     std::fs::write(bundle, text.replacen("usage.batch", "usage.other", 1)).unwrap();
     bundle_check(1, "entry 1: its chain hash does not match");
+    let last = text
+        .lines()
+        .last()
+        .unwrap()
+        .replace("\"seq\":1,", "\"seq\":2,");
+    std::fs::write(bundle, format!("{text}{last}\n")).unwrap();
+    bundle_check(
+        1,
+        "entry 2 is beyond the bundle's signed checkpoint of 1 entries",
+    );
 
     // Key rotation: a new key signs from now on, the old one stays trusted, and the
     // checkpoints of both verify.
