@@ -132,42 +132,46 @@ pub(super) async fn run(cmd: AuditCommand, settings: Settings) -> anyhow::Result
 }
 
 fn keygen(name: &str, out: &PathBuf) -> anyhow::Result<ExitCode> {
-    let mut seed = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut seed);
-    let (signer, skey) = match Signer::generate(name, seed) {
-        Ok(pair) => pair,
+    match write_key(name, out) {
+        Ok(public) => {
+            say!(
+                "private key written to {} (keep it off the database host's backups)",
+                out.display()
+            );
+            say!("public key, to publish and give to auditors:");
+            say!("{public}");
+            say!(
+                "use it with: audit.signing_key_file = \"{}\"",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Err(err) => {
             say!("{err}");
-            return Ok(ExitCode::from(2));
+            Ok(ExitCode::from(2))
         }
-    };
+    }
+}
+
+/// Makes a signing key named `name`, writes its private half to `out` (readable by its owner
+/// only; an existing file is never overwritten) and returns the public key.
+pub(super) fn write_key(name: &str, out: &std::path::Path) -> anyhow::Result<String> {
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let (signer, skey) = Signer::generate(name, seed)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = match options.open(out) {
-        Ok(f) => f,
-        Err(err) => {
-            say!(
-                "cannot create {}: {err} (an existing key is never overwritten)",
-                out.display()
-            );
-            return Ok(ExitCode::from(2));
-        }
-    };
+    let mut file = options.open(out).map_err(|err| {
+        anyhow::anyhow!(
+            "cannot create {}: {err} (an existing key is never overwritten)",
+            out.display()
+        )
+    })?;
     file.write_all(format!("{skey}\n").as_bytes())?;
     file.sync_all()?;
-    say!(
-        "private key written to {} (keep it off the database host's backups)",
-        out.display()
-    );
-    say!("public key, to publish and give to auditors:");
-    say!("{}", signer.verifier().to_vkey());
-    say!(
-        "use it with: audit.signing_key_file = \"{}\"",
-        out.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok(signer.verifier().to_vkey())
 }
 
 /// The configured keys and those passed with --trust; `None`, after saying why, when one is

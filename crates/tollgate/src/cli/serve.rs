@@ -13,7 +13,22 @@ pub(super) struct ServeArgs {
     demo: bool,
 }
 
-pub(super) async fn run(args: ServeArgs, settings: Settings) -> anyhow::Result<ExitCode> {
+/// Where the demo keeps its checkpoint signing key, beside its database.
+const DEMO_KEY_FILE: &str = "tollgate-audit.key";
+
+pub(super) async fn run(args: ServeArgs, mut settings: Settings) -> anyhow::Result<ExitCode> {
+    if args.demo
+        && settings.audit.signing_key.is_empty()
+        && settings.audit.signing_key_file.is_empty()
+    {
+        // The demo signs its audit checkpoints too: with a key in a file of its own, made on
+        // the first start (never in the database).
+        let path = std::path::Path::new(DEMO_KEY_FILE);
+        if !path.exists() {
+            super::audit::write_key("tollgate-demo", path)?;
+        }
+        settings.audit.signing_key_file = DEMO_KEY_FILE.to_string();
+    }
     let app = Application::build(settings.clone()).await?;
     if args.demo {
         // Unless clients are told another address, the demo's commands call the bound one.
