@@ -131,7 +131,7 @@ pub(super) async fn run(cmd: AuditCommand, settings: Settings) -> anyhow::Result
     }
 }
 
-fn keygen(name: &str, out: &PathBuf) -> anyhow::Result<ExitCode> {
+fn keygen(name: &str, out: &std::path::Path) -> anyhow::Result<ExitCode> {
     match write_key(name, out) {
         Ok(public) => {
             say!(
