@@ -35,6 +35,13 @@ impl Change {
         self.entries.push(entry);
     }
 
+    /// Takes `log`'s lock now rather than at commit. A change that updates rows the usage
+    /// writer also updates (a key's balance or state) does this first, so both take the log's
+    /// lock before the row's and never wait on each other in a cycle.
+    pub async fn lock_log_first(&mut self, log: uuid::Uuid) -> Result<(), StoreError> {
+        self.tx.lock_log(log).await
+    }
+
     /// Appends `entry` and any recorded before it to the ledger, then commits everything;
     /// returns the entries as appended (logs in id order, each log's in the order given).
     pub async fn commit(mut self, entry: NewAuditEntry) -> Result<Vec<Appended>, StoreError> {

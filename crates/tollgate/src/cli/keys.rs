@@ -341,6 +341,7 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                 say!("there is no key {id}; `tollgate keys list` shows them");
                 return Ok(ExitCode::from(2));
             };
+            tx.lock_log_first(tenant).await?;
             if !tx.revoke_key(id, &reason).await? {
                 say!("key {id} was revoked already");
                 return Ok(ExitCode::SUCCESS);
@@ -375,6 +376,7 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                 say!("there is no key {id}; `tollgate keys list` shows them");
                 return Ok(ExitCode::from(2));
             };
+            tx.lock_log_first(tenant).await?;
             if !tx.set_key_models(id, models.as_deref()).await? {
                 say!("key {id} is an admin key; only gateway keys call models");
                 return Ok(ExitCode::from(2));
@@ -402,6 +404,7 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
                 say!("there is no key {id}; `tollgate keys list` shows them");
                 return Ok(ExitCode::from(2));
             };
+            tx.lock_log_first(tenant).await?;
             let Some(balance) = tx.top_up_key(id, credits.0).await? else {
                 say!("key {id} is unlimited; it has no balance to top up");
                 return Ok(ExitCode::from(2));
