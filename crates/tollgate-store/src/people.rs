@@ -224,6 +224,8 @@ pub struct User {
     pub is_active: bool,
     /// Whether they must replace a one-time password first.
     pub must_change_password: bool,
+    /// Whether they may act across tenants.
+    pub is_superuser: bool,
 }
 
 /// One team in its tenant's tree (from `team_hierarchy_view`).
@@ -247,16 +249,16 @@ impl crate::Store {
     /// The user with this id in `tenant_id`.
     pub async fn user(&self, tenant_id: Uuid, id: Uuid) -> Result<User, StoreError> {
         let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
-        let row: Option<(DbId, DbId, String, String, bool, bool)> = on_tx!(&mut tx, conn => sqlx::query_as(
-            "SELECT id, tenant_id, username, email, is_active, must_change_password FROM users
-             WHERE id = $1 AND tenant_id = $2",
+        let row: Option<(DbId, DbId, String, String, bool, bool, bool)> = on_tx!(&mut tx, conn => sqlx::query_as(
+            "SELECT id, tenant_id, username, email, is_active, must_change_password, is_superuser
+             FROM users WHERE id = $1 AND tenant_id = $2",
         )
         .bind(DbId(id))
         .bind(DbId(tenant_id))
         .fetch_optional(&mut *conn)
         .await)?;
         tx.commit().await?;
-        let (id, tenant_id, username, email, is_active, must_change_password) =
+        let (id, tenant_id, username, email, is_active, must_change_password, is_superuser) =
             row.ok_or_else(|| StoreError::NotFound {
                 what: "user",
                 id: id.to_string(),
@@ -268,6 +270,7 @@ impl crate::Store {
             email,
             is_active,
             must_change_password,
+            is_superuser,
         })
     }
 

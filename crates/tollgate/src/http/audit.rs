@@ -51,6 +51,10 @@ pub(crate) enum AuditApiError {
     Key(KeyRefusal),
     #[error("this key lacks the scope {0}; ask your tenant admin for an audit key (`tollgate keys create-audit`)")]
     MissingScope(&'static str),
+    #[error(
+        "the system log is read only by superusers, and this key's person is not one any more"
+    )]
+    NotSuperuser,
     #[error("there is no log {0} for this key: a key reads its own tenant's log, or the system log with audit:read:system")]
     UnknownLog(String),
     #[error("{0}")]
@@ -73,6 +77,7 @@ impl AuditApiError {
             E::WrongKeyKind => (StatusCode::UNAUTHORIZED, INVALID, "wrong_key_kind"),
             E::Key(refusal) => tollgate_gateway::refusal_parts(refusal),
             E::MissingScope(_) => (StatusCode::FORBIDDEN, "permission_error", "missing_scope"),
+            E::NotSuperuser => (StatusCode::FORBIDDEN, "permission_error", "not_superuser"),
             E::UnknownLog(_) => (StatusCode::NOT_FOUND, INVALID, "unknown_log"),
             E::BadRequest(_) => (StatusCode::BAD_REQUEST, INVALID, "invalid_request"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, INVALID, "not_found"),
@@ -117,8 +122,9 @@ impl IntoResponse for AuditApiError {
     }
 }
 
-/// A caller holding a usable admin key with `audit:read`.
-pub(crate) struct Auditor(KeyGrant);
+/// A caller holding a usable admin key with `audit:read`, and whether its person is a
+/// superuser now.
+pub(crate) struct Auditor(KeyGrant, bool);
 
 impl FromRequestParts<AppState> for Auditor {
     type Rejection = AuditApiError;
@@ -148,7 +154,22 @@ impl FromRequestParts<AppState> for Auditor {
         if !grant.scopes.iter().any(|s| s == SCOPE_READ) {
             return Err(AuditApiError::MissingScope(SCOPE_READ));
         }
-        Ok(Auditor(grant))
+        // An admin key is its person's: it works while they may sign in, and reads the system
+        // log only while they are a superuser (checked now, not when the key was made).
+        let person = match grant.user_id {
+            Some(user) => match state.store.user(grant.tenant_id, user).await {
+                Ok(person) => Some(person),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(err) => return Err(err.into()),
+            },
+            None => None,
+        };
+        let Some(person) = person.filter(|p| p.is_active) else {
+            return Err(AuditApiError::Key(KeyRefusal::Inactive {
+                what: "the person this API key belongs to",
+            }));
+        };
+        Ok(Auditor(grant, person.is_superuser))
     }
 }
 
@@ -156,10 +177,12 @@ impl Auditor {
     /// The log named in the path, if this key may read it.
     fn log(&self, named: &str) -> Result<Uuid, AuditApiError> {
         if named == "system" {
-            return if self.0.scopes.iter().any(|s| s == SCOPE_READ_SYSTEM) {
-                Ok(SYSTEM_LOG)
-            } else {
+            return if !self.0.scopes.iter().any(|s| s == SCOPE_READ_SYSTEM) {
                 Err(AuditApiError::MissingScope(SCOPE_READ_SYSTEM))
+            } else if !self.1 {
+                Err(AuditApiError::NotSuperuser)
+            } else {
+                Ok(SYSTEM_LOG)
             };
         }
         match Uuid::parse_str(named) {

@@ -256,5 +256,31 @@ async fn an_auditor_checks_proofs_against_a_signed_checkpoint(db: TestDb) {
     let (status, cp) = get(&app, &system_key, "/v1/audit/logs/system/checkpoint").await;
     assert_eq!(status, StatusCode::OK, "{cp}");
     assert_eq!(cp["log"], "system");
+
+    // The key is its person's: a person no longer a superuser loses the system log, a
+    // deactivated person loses the key.
+    let admin = demo::ADMIN_EMAIL;
+    app.store
+        .execute_raw(&format!(
+            "UPDATE users SET is_superuser = false WHERE email = '{admin}'"
+        ))
+        .await
+        .unwrap();
+    let (status, body) = get(&app, &system_key, "/v1/audit/logs/system/checkpoint").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("not_superuser"))
+    );
+    app.store
+        .execute_raw(&format!(
+            "UPDATE users SET is_active = false WHERE email = '{admin}'"
+        ))
+        .await
+        .unwrap();
+    let (status, body) = get(&app, &key, &format!("/v1/audit/logs/{log}/checkpoint")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("key_inactive"))
+    );
     app.stop().await.unwrap();
 }
