@@ -59,7 +59,9 @@ impl Outcome {
 }
 
 /// The part of an entry that is stored apart from the ledger: metadata only, never content.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// In JSON (the audit API, bundles) it is these five fields.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Body {
     /// State before, when something changed.
     pub before: Option<Value>,

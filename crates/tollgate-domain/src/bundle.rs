@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tollgate_ledger::tree::verify_consistency;
 use tollgate_ledger::{Checkpoint, Entry, Hash, LogCheck, Verifier, VerifyError};
 use uuid::Uuid;
@@ -81,47 +80,7 @@ pub struct EntryLine {
     /// The stored chain hash (hex).
     pub chain_hash: Option<String>,
     /// The body, while it exists.
-    pub body: Option<BodyLine>,
-}
-
-/// A body in JSON.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BodyLine {
-    /// State before.
-    pub before: Option<Value>,
-    /// State after.
-    pub after: Option<Value>,
-    /// Details.
-    pub details: Value,
-    /// Client address.
-    pub ip_address: Option<String>,
-    /// Client user agent.
-    pub user_agent: Option<String>,
-}
-
-impl From<&Body> for BodyLine {
-    fn from(b: &Body) -> Self {
-        Self {
-            before: b.before.clone(),
-            after: b.after.clone(),
-            details: b.details_object(),
-            ip_address: b.ip_address.clone(),
-            user_agent: b.user_agent.clone(),
-        }
-    }
-}
-
-impl From<&BodyLine> for Body {
-    fn from(b: &BodyLine) -> Self {
-        Self {
-            before: b.before.clone(),
-            after: b.after.clone(),
-            details: b.details.clone(),
-            ip_address: b.ip_address.clone(),
-            user_agent: b.user_agent.clone(),
-        }
-    }
+    pub body: Option<Body>,
 }
 
 impl EntryLine {
@@ -144,7 +103,7 @@ impl EntryLine {
             body_hash: entry.body_hash.map(|h| h.to_hex()),
             leaf_hash: entry.leaf_hash().ok().map(|h| h.to_hex()),
             chain_hash: chain.map(|h| h.to_hex()),
-            body: body.map(BodyLine::from),
+            body: body.cloned(),
         }
     }
 
@@ -316,7 +275,7 @@ pub fn check(
             .unwrap_or_default();
         log.push(&entry, &chain)?;
         if let Some(body) = &e.body {
-            if Some(Body::from(body).hash()) != entry.body_hash {
+            if Some(body.hash()) != entry.body_hash {
                 return Err(BundleError::Body { seq: e.seq });
             }
             bodies += 1;
