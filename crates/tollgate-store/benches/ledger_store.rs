@@ -8,13 +8,15 @@
 use std::time::{Duration, Instant};
 
 use tollgate_store::audit::{NewAuditEntry, VerifyOptions};
-use tollgate_store::tenants::NewTenant;
-use tollgate_store::{Backend, Scope, Store};
+use tollgate_store::tenants::{NewApp, NewTenant};
+use tollgate_store::{Backend, Change, Scope, Store};
 use tollgate_testkit::{fixture_entry, TestDb};
 use uuid::Uuid;
 
 /// Appends timed one per transaction, per writer.
 const SINGLE: usize = 2_000;
+/// Callers on one log, each committing one change at a time.
+const CALLERS: usize = 64;
 /// Entries per batched transaction.
 const BATCH: usize = 100;
 /// Entries appended in batches; the proofs and verify run on this log.
@@ -71,6 +73,58 @@ async fn single(store: &Store, writers: usize, per_writer: usize) -> f64 {
         t.await.unwrap();
     }
     (writers * per_writer) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// `callers` tasks on one tenant's log, each committing `per_caller` changes one after the
+/// other (a change each: one app and its entry), through the sequencer or each in its own
+/// transaction; returns changes per second and the mean batch.
+async fn one_log(store: &Store, callers: usize, per_caller: usize, sequenced: bool) -> (f64, f64) {
+    let log = tenant(store).await;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut batches = 0;
+                for i in 0..per_caller {
+                    let app = NewApp {
+                        id: Uuid::new_v4(),
+                        tenant_id: log,
+                        name: format!("app {c}.{i}"),
+                        allowed_origins: vec![],
+                    };
+                    let entry = entry(log, c * per_caller + i);
+                    if sequenced {
+                        let done = store
+                            .sequenced(log, move |tx: &mut Change| {
+                                Box::pin(async move {
+                                    tx.insert_app(&app).await?;
+                                    Ok(((), entry))
+                                })
+                            })
+                            .await
+                            .unwrap();
+                        batches += done.batch;
+                    } else {
+                        let mut tx = store.begin_change(Scope::Tenant(log)).await.unwrap();
+                        tx.insert_app(&app).await.unwrap();
+                        tx.commit(entry).await.unwrap();
+                        batches += 1;
+                    }
+                }
+                batches
+            })
+        })
+        .collect();
+    let mut batch_sum = 0;
+    for t in tasks {
+        batch_sum += t.await.unwrap();
+    }
+    let n = callers * per_caller;
+    (
+        n as f64 / started.elapsed().as_secs_f64(),
+        batch_sum as f64 / n as f64,
+    )
 }
 
 async fn batched(store: &Store, log: Uuid) -> f64 {
@@ -142,6 +196,17 @@ async fn run(backend: Backend) {
     );
     let rate = single(&store, 4, SINGLE / 2).await;
     println!("  appends, one per transaction, 4 writers  {rate:>8.0}/s (4 tenants' logs)");
+    for sequenced in [false, true] {
+        let (rate, batch) = one_log(&store, CALLERS, SINGLE / CALLERS * 2, sequenced).await;
+        let how = if sequenced {
+            "through the sequencer"
+        } else {
+            "each its own transaction"
+        };
+        println!(
+            "  changes, {CALLERS} callers on 1 log, {how:<24} {rate:>8.0}/s (mean batch {batch:.1}; target ≥ {target_single}/s)"
+        );
+    }
     let log = tenant(&store).await;
     let rate = batched(&store, log).await;
     println!("  appends, {BATCH} per transaction           {rate:>8.0}/s (target ≥ 15000/s)");

@@ -51,6 +51,8 @@ pub struct Store {
     url: String,
     /// The audit logs' tree edges as last appended here.
     pub(crate) edges: std::sync::Arc<crate::audit::EdgeCache>,
+    /// The queues of changes waiting to share a transaction.
+    pub(crate) sequencer: std::sync::Arc<crate::sequencer::Sequencer>,
 }
 
 /// Runs `$body` with `$pool` bound to whichever pool the store holds. The body is compiled once
@@ -133,6 +135,7 @@ impl Store {
             pool,
             url: settings.url.clone(),
             edges: Default::default(),
+            sequencer: Default::default(),
         })
     }
 
@@ -283,6 +286,34 @@ fn begin_setting(name: &str, value: &str) -> String {
 }
 
 impl Tx {
+    /// Starts a savepoint for the next change of a batch, releasing the previous one if
+    /// `replace` (one round trip either way).
+    pub(crate) async fn savepoint(&mut self, replace: bool) -> Result<(), StoreError> {
+        let sql = if replace {
+            "RELEASE SAVEPOINT tollgate_change; SAVEPOINT tollgate_change"
+        } else {
+            "SAVEPOINT tollgate_change"
+        };
+        on_tx!(self, conn => sqlx::Executor::execute(&mut *conn, sql).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Ends the last [`Tx::savepoint`], keeping what was done since.
+    pub(crate) async fn release_savepoint(&mut self) -> Result<(), StoreError> {
+        on_tx!(self, conn => sqlx::Executor::execute(&mut *conn, "RELEASE SAVEPOINT tollgate_change")
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Undoes everything since the last [`Tx::savepoint`] (the savepoint stays).
+    pub(crate) async fn rollback_to_savepoint(&mut self) -> Result<(), StoreError> {
+        on_tx!(self, conn => sqlx::Executor::execute(&mut *conn, "ROLLBACK TO SAVEPOINT tollgate_change")
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Makes the transaction's changes permanent.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {

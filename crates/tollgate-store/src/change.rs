@@ -13,7 +13,7 @@ use crate::{Scope, Store, StoreError};
 /// A write transaction whose commit requires an audit entry.
 pub struct Change {
     pub(crate) tx: Tx,
-    entries: Vec<NewAuditEntry>,
+    pub(crate) entries: Vec<NewAuditEntry>,
     edges: std::sync::Arc<crate::audit::EdgeCache>,
 }
 
@@ -46,12 +46,18 @@ impl Change {
     /// returns the entries as appended (logs in id order, each log's in the order given).
     pub async fn commit(mut self, entry: NewAuditEntry) -> Result<Vec<Appended>, StoreError> {
         self.entries.push(entry);
-        let appended = self
-            .tx
-            .append_audit(std::mem::take(&mut self.entries), &self.edges)
-            .await?;
+        let appended = self.append_recorded().await?;
         self.tx.commit().await?;
         Ok(appended)
+    }
+
+    /// Appends the entries recorded so far; the caller commits. For the sequencer, whose
+    /// changes each return their entry (so none can be forgotten), recorded before the batch
+    /// commits.
+    pub(crate) async fn append_recorded(&mut self) -> Result<Vec<Appended>, StoreError> {
+        self.tx
+            .append_audit(std::mem::take(&mut self.entries), &self.edges)
+            .await
     }
 }
 

@@ -39,6 +39,23 @@ pub enum StoreError {
     /// cannot be encoded): someone changed it outside Tollgate.
     #[error("the audit ledger is damaged: {0}; `tollgate audit verify` says where")]
     Ledger(String),
+    /// Too many changes of one tenant are waiting for the sequencer.
+    #[error("too busy: {0}")]
+    Busy(String),
+    /// A sequenced change was not committed because the transaction it shared failed.
+    #[error(
+        "the change was not saved: {reason}; nothing of it was committed, so it is safe to retry"
+    )]
+    Batch {
+        /// What failed.
+        reason: String,
+        /// Whether it failed because the database could not be reached.
+        unavailable: bool,
+    },
+    /// The commit of a sequenced change's batch failed midway (the connection broke): the
+    /// change may or may not have been saved.
+    #[error("the change may or may not have been saved: the database did not confirm the commit ({0}); check before retrying")]
+    CommitUnknown(String),
     /// Any other database error.
     #[error("database error: {0}")]
     Database(sqlx::Error),
@@ -68,7 +85,8 @@ impl StoreError {
     /// locked by another process) rather than refusing what was asked: worth retrying later.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Connect { .. } => true,
+            StoreError::Connect { .. } | StoreError::Busy(_) | StoreError::CommitUnknown(_) => true,
+            StoreError::Batch { unavailable, .. } => *unavailable,
             StoreError::Database(err) => match err {
                 sqlx::Error::Io(_)
                 | sqlx::Error::PoolTimedOut

@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod people;
 mod raw;
 pub mod rollup;
+pub mod sequencer;
 pub mod sql;
 pub mod tenants;
 pub mod usage;

@@ -179,10 +179,11 @@ impl Change {
         tenant: Uuid,
         records: &[&UsageRecord],
     ) -> Result<u64, StoreError> {
-        let seal = self.next_seal(tenant).await?;
+        // The entries this change holds for the log go before the seal.
+        let held = self.entries.iter().filter(|e| e.log() == tenant).count() as u64;
+        let seal = self.next_seal(tenant).await? + held;
         let fresh = self.insert_new_usage(records, seal, true).await?;
         if !fresh.is_empty() {
-            // The first entry of this tenant's log in this change, so it takes position `seal`.
             self.record(seal_entry(tenant, &fresh));
         }
         Ok(fresh.len() as u64)

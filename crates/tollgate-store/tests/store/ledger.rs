@@ -285,7 +285,7 @@ async fn checkpoint_signatures_are_checked(db: TestDb) {
     ));
 }
 
-fn usage(tenant: Uuid, app: Uuid, i: i64) -> UsageRecord {
+pub(crate) fn usage(tenant: Uuid, app: Uuid, i: i64) -> UsageRecord {
     UsageRecord {
         id: Uuid::now_v7(),
         tenant_id: tenant,

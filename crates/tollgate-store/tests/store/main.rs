@@ -10,6 +10,7 @@ mod integrity;
 mod ledger;
 mod migrations;
 mod row_security;
+mod sequencer;
 mod usage;
 mod views;
 
