@@ -25,6 +25,7 @@ mod erase;
 mod keys;
 mod migrate;
 mod mock_provider;
+mod pii;
 mod serve;
 
 use std::path::PathBuf;
@@ -93,6 +94,9 @@ enum Command {
     /// The tamper-evident audit ledger: make a signing key, sign checkpoints, verify.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The PII and secrets detector: `tollgate pii scan` on files or stdin.
+    #[command(subcommand)]
+    Pii(pii::PiiCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +165,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Apps(cmd) => keys::run_apps(cmd, settings).await,
         Command::Keys(cmd) => keys::run_keys(cmd, settings).await,
         Command::MockProvider(args) => mock_provider::run(args).await,
+        Command::Pii(cmd) => pii::run(cmd),
     }
 }
 

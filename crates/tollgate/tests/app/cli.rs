@@ -466,3 +466,69 @@ async fn the_ledger_is_signed_and_verified_from_the_command_line(db: TestDb) {
         stdout(&caught)
     );
 }
+
+#[test]
+fn pii_scan_writes_spans_and_risk_never_values() {
+    use std::io::Write as _;
+    let run = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(args)
+            .env_remove("TOLLGATE_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let input = concat!(
+        r#"{"id": 1, "text": "Mail jane@example.com or card 4111 1111 1111 1111"}"#,
+        "\n",
+        r#"{"id": "b", "text": "héllo ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"}"#,
+        "\n",
+        r#"{"id": 3, "text": "Summarise this article."}"#,
+        "\n"
+    );
+    let out = run(&["pii", "scan", "--jsonl", "--offsets", "chars"], input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(!text.contains("jane@") && !text.contains("ghp_"), "{text}");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"id": 1, "risk": "amber", "spans": [
+            {"start": 5, "end": 21, "type": "EMAIL"},
+            {"start": 30, "end": 49, "type": "CREDIT_CARD"}
+        ]})
+    );
+    // Character offsets: "héllo " is six characters (seven bytes).
+    assert_eq!(
+        lines[1],
+        serde_json::json!({"id": "b", "risk": "red", "spans": [
+            {"start": 6, "end": 46, "type": "SECRET", "subtype": "source_host_token"}
+        ]})
+    );
+    assert_eq!(
+        lines[2],
+        serde_json::json!({"id": 3, "risk": "green", "spans": []})
+    );
+
+    let bad = run(&["pii", "scan", "--jsonl"], "{\"id\": 1}\n");
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("line 1") && err.contains("\"text\""), "{err}");
+}

@@ -1,0 +1,17 @@
+//! Tollgate's PII and secrets detector, pure (no I/O): [`Scanner::scan`] finds personal data
+//! and credentials in a text in one pass, each finding with its type, byte range and
+//! confidence; [`Thresholds::risk`] classifies the text green, amber or red. See
+//! `docs/pii.md` for the types, what confirms each, and what is not found.
+
+mod entity;
+mod offsets;
+mod recognizers;
+mod risk;
+mod scan;
+mod text;
+pub mod validate;
+
+pub use entity::{EntityType, SecretKind};
+pub use offsets::byte_to_char_offsets;
+pub use risk::{Risk, Thresholds};
+pub use scan::{Finding, PatternError, Scanner, ScannerBuilder};

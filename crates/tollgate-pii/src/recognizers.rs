@@ -1,0 +1,586 @@
+//! The built-in recognizers: a pattern that finds candidates of one shape, and a check that
+//! confirms them (checksum, allocation rules, boundaries, nearby words) and may narrow the span.
+
+use crate::entity::{EntityType, SecretKind};
+use crate::text::{
+    alnum, at, before, digits, isolated, number_continues, one_separator, preceded_by,
+};
+use crate::validate;
+
+/// A confirmed span and how sure the check is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Confirmed {
+    pub start: usize,
+    pub end: usize,
+    pub confidence: f32,
+}
+
+/// `check(text, start, end)` of a candidate; `None` rejects it.
+pub(crate) type Check = fn(&str, usize, usize) -> Option<Confirmed>;
+
+/// One recognizer.
+pub(crate) struct Recognizer {
+    pub kind: EntityType,
+    pub secret: Option<SecretKind>,
+    pub pattern: &'static str,
+    /// The capture group that is the finding (0: the whole match).
+    pub group: usize,
+    pub check: Check,
+}
+
+const fn r(kind: EntityType, pattern: &'static str, check: Check) -> Recognizer {
+    Recognizer {
+        kind,
+        secret: None,
+        pattern,
+        group: 0,
+        check,
+    }
+}
+
+const fn secret(kind: SecretKind, pattern: &'static str, group: usize, check: Check) -> Recognizer {
+    Recognizer {
+        kind: EntityType::Secret,
+        secret: Some(kind),
+        pattern,
+        group,
+        check,
+    }
+}
+
+fn sure(start: usize, end: usize, confidence: f32) -> Option<Confirmed> {
+    Some(Confirmed {
+        start,
+        end,
+        confidence,
+    })
+}
+
+/// Words that say a number nearby is an order, a ticket, a version, not a person's.
+const NOT_PERSONAL: &[&str] = &[
+    "order", "ticket", "invoice", "tracking", "ref", "case", "version", "build", "serial", "sku",
+    "part no", "isbn", "bestell", "rechnung", "auftrag", "vorgang", "sendung", "commande",
+    "facture", "dossier", "suivi", "colis", "#",
+];
+
+pub(crate) fn builtin() -> Vec<Recognizer> {
+    use EntityType as T;
+    use SecretKind as S;
+    vec![
+        // Secrets first: they win overlaps, and their prefixes make them cheap to find.
+        secret(
+            S::CloudKey,
+            r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|APKA)[A-Z0-9]{16}",
+            0,
+            token,
+        ),
+        secret(S::CloudKey, r"AIza[0-9A-Za-z_-]{35}", 0, token),
+        secret(S::CloudKey, r"ya29\.[0-9A-Za-z_-]{30,}", 0, token),
+        secret(
+            S::CloudKey,
+            r#"(?i)aws_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})"#,
+            1,
+            token,
+        ),
+        secret(
+            S::CloudKey,
+            r"AccountKey=([A-Za-z0-9+/]{86}==)",
+            1,
+            anywhere,
+        ),
+        secret(
+            S::SourceHostToken,
+            r"gh[pousr]_[A-Za-z0-9]{36,251}",
+            0,
+            token,
+        ),
+        secret(
+            S::SourceHostToken,
+            r"github_pat_[A-Za-z0-9_]{22,251}",
+            0,
+            token,
+        ),
+        secret(S::SourceHostToken, r"glpat-[A-Za-z0-9_-]{20,}", 0, token),
+        secret(S::SourceHostToken, r"ATBB[A-Za-z0-9_=.-]{28,}", 0, token),
+        secret(S::ModelProviderKey, r"sk-ant-[A-Za-z0-9_-]{20,}", 0, token),
+        secret(
+            S::ModelProviderKey,
+            r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+            0,
+            token,
+        ),
+        secret(
+            S::ModelProviderKey,
+            r"(?:hf_[A-Za-z0-9]{30,}|gsk_[A-Za-z0-9]{40,}|r8_[A-Za-z0-9]{30,}|xai-[A-Za-z0-9]{40,}|pplx-[A-Za-z0-9]{40,})",
+            0,
+            token,
+        ),
+        secret(
+            S::ModelProviderKey,
+            r"tg_(?:gw|adm)_[A-Za-z0-9]{20,}",
+            0,
+            token,
+        ),
+        secret(
+            S::PaymentKey,
+            r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}",
+            0,
+            token,
+        ),
+        secret(S::PaymentKey, r"whsec_[A-Za-z0-9]{24,}", 0, token),
+        secret(
+            S::PaymentKey,
+            r"sq0(?:atp|csp)-[A-Za-z0-9_-]{22,}",
+            0,
+            token,
+        ),
+        secret(
+            S::PaymentKey,
+            r"access_token\$production\$[a-z0-9]{16}\$[a-f0-9]{32}",
+            0,
+            token,
+        ),
+        secret(S::ChatBotToken, r"xox[abposr]-[A-Za-z0-9-]{10,}", 0, token),
+        secret(
+            S::ChatBotToken,
+            r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+",
+            0,
+            anywhere,
+        ),
+        secret(
+            S::ChatBotToken,
+            r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]+",
+            0,
+            anywhere,
+        ),
+        secret(
+            S::ChatBotToken,
+            r"[MNO][A-Za-z0-9_-]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}",
+            0,
+            token,
+        ),
+        secret(
+            S::ChatBotToken,
+            r"[0-9]{8,10}:AA[A-Za-z0-9_-]{33}",
+            0,
+            token,
+        ),
+        secret(
+            S::Jwt,
+            r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+            0,
+            token,
+        ),
+        secret(
+            S::PrivateKey,
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+            0,
+            private_key,
+        ),
+        secret(
+            S::Password,
+            r"[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@]{1,128}:([^\s@/]{1,128})@",
+            1,
+            password,
+        ),
+        secret(
+            S::Password,
+            r#"(?i)(?:password|passwd|pwd|passphrase|secret|client_secret|api_?key|access_?token|auth_?token|passwort|kennwort|mot de passe|mdp)["']?\s*(?:[:=]|=>)\s*["']?([^\s"',;]{6,128})"#,
+            1,
+            password,
+        ),
+        r(
+            T::Email,
+            r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}",
+            email,
+        ),
+        r(
+            T::Iban,
+            r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}",
+            iban,
+        ),
+        r(
+            T::CreditCard,
+            r"[0-9]{4}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}|[0-9]{4}[ -]?[0-9]{6}[ -]?[0-9]{4,5}",
+            card,
+        ),
+        r(
+            T::FrNir,
+            r"[1-478] ?[0-9]{2} ?[0-9]{2} ?(?:[0-9]{2}|2[ABab]) ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}",
+            nir,
+        ),
+        r(T::DeTaxId, r"[1-9][0-9](?:[ ./]?[0-9]{3}){3}", tax_id),
+        r(T::UsSsn, r"[0-9]{3}[ -][0-9]{2}[ -][0-9]{4}|[0-9]{9}", ssn),
+        r(
+            T::UkNino,
+            r"[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d]",
+            nino,
+        ),
+        r(
+            T::IpAddress,
+            r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}",
+            ipv4,
+        ),
+        r(
+            T::IpAddress,
+            r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}",
+            ipv6,
+        ),
+        r(
+            T::Phone,
+            r"(?:\+|00)[1-9][0-9]{0,2}[ .-]?(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{1,4}(?:[ .-]?[0-9]{2,4}){1,5}",
+            phone_international,
+        ),
+        r(
+            T::Phone,
+            r"\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4}",
+            phone_nanp,
+        ),
+        r(T::Phone, r"0[1-9](?:[ .-]?[0-9]{2}){4}", phone_fr),
+        r(
+            T::Phone,
+            r"0[1-9][0-9]{1,4}(?:[ /-]|\) ?)?[0-9]{3,8}(?:[ -][0-9]{1,5})?|\(0[1-9][0-9]{1,4}\) ?[0-9]{3,8}",
+            phone_national,
+        ),
+    ]
+}
+
+/// A key-shaped token: nothing glued to either end.
+fn token(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let glued =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    (!glued(before(text, start)) && !glued(at(text, end))).then_some(Confirmed {
+        start,
+        end,
+        confidence: 0.99,
+    })
+}
+
+/// Unambiguous by its shape wherever it is.
+fn anywhere(_text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    sure(start, end, 0.99)
+}
+
+/// A private key block: to its END line, or to the end of the text when it was cut.
+fn private_key(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let rest = text.get(end..)?;
+    let stop = match rest.find("-----END ") {
+        Some(i) => {
+            let after = end + i + "-----END ".len();
+            text.get(after..)
+                .and_then(|t| t.find("-----"))
+                .map_or(text.len(), |j| after + j + 5)
+        }
+        None => text.len(),
+    };
+    sure(start, stop, 0.99)
+}
+
+/// A password value: not a placeholder, a reference to somewhere else, or a plain word of the
+/// config language.
+fn password(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let value = text.get(start..end)?;
+    let lower = value.to_ascii_lowercase();
+    let first = value.chars().next()?;
+    let placeholder = matches!(first, '<' | '{' | '$' | '%' | '[' | '(' | '*')
+        || value.contains("...")
+        || value.chars().all(|c| c == first)
+        || lower.starts_with("your")
+        || lower.contains("os.environ")
+        || lower.contains("process.env")
+        || lower.contains("getenv")
+        || lower.starts_with("env(")
+        || [
+            "required",
+            "optional",
+            "string",
+            "null",
+            "none",
+            "true",
+            "false",
+            "undefined",
+            "redacted",
+            "hidden",
+            "secret",
+            "password",
+        ]
+        .contains(&lower.trim_end_matches(['.', ')', '}']));
+    (!placeholder).then_some(Confirmed {
+        start,
+        end,
+        confidence: 0.9,
+    })
+}
+
+/// File names that look like addresses (`logo@2x.png`).
+const FILE_ENDINGS: &[&str] = &["png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js"];
+
+fn email(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    let (local, domain) = s.split_once('@')?;
+    let tld = domain.rsplit('.').next()?.to_ascii_lowercase();
+    if local.ends_with('.') || local.contains("..") || FILE_ENDINGS.contains(&tld.as_str()) {
+        return None;
+    }
+    let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '@');
+    (!glued(before(text, start)) && !glued(at(text, end))).then_some(Confirmed {
+        start,
+        end,
+        confidence: 0.99,
+    })
+}
+
+fn iban(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    if before(text, start).is_some_and(|c| c.is_alphanumeric()) {
+        return None;
+    }
+    // The pattern may run into the next word: try each length from the longest, keeping
+    // the groups people type (four characters apart, or none).
+    let mut ends = Vec::new();
+    let mut n = 0;
+    for (i, c) in s.char_indices() {
+        if c.is_ascii_alphanumeric() {
+            n += 1;
+            ends.push((n, i + 1));
+        }
+    }
+    ends.iter().rev().find_map(|&(n, e)| {
+        let candidate = &s[..e];
+        (n >= 15
+            && validate::iban_is_valid(&alnum(candidate))
+            && !at(text, start + e).is_some_and(|c| c.is_alphanumeric()))
+        .then_some(Confirmed {
+            start,
+            end: start + e,
+            confidence: 0.99,
+        })
+    })
+}
+
+fn card(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    let d = digits(s);
+    (isolated(text, start, end) && one_separator(s) && validate::card_issuer_known(&d)).then_some(
+        Confirmed {
+            start,
+            end,
+            confidence: 0.97,
+        },
+    )
+}
+
+fn nir(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    (isolated(text, start, end) && validate::fr_nir_is_valid(&alnum(s))).then_some(Confirmed {
+        start,
+        end,
+        confidence: 0.97,
+    })
+}
+
+fn tax_id(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    let ok = isolated(text, start, end)
+        && !number_continues(text, start, end)
+        && one_separator(s)
+        && validate::de_tax_id_is_valid(&digits(s))
+        && !preceded_by(text, start, 32, NOT_PERSONAL);
+    ok.then(|| {
+        let named = preceded_by(
+            text,
+            start,
+            48,
+            &["steuer", "idnr", "tax id", "tin", "identifikationsnummer"],
+        );
+        Confirmed {
+            start,
+            end,
+            confidence: if named { 0.97 } else { 0.85 },
+        }
+    })
+}
+
+fn ssn(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    if !isolated(text, start, end)
+        || number_continues(text, start, end)
+        || !one_separator(s)
+        || !validate::us_ssn_is_valid(&digits(s))
+    {
+        return None;
+    }
+    let named = preceded_by(
+        text,
+        start,
+        48,
+        &["ssn", "social security", "itin", "taxpayer", "tin"],
+    );
+    let separated = s.len() == 11;
+    if preceded_by(text, start, 32, NOT_PERSONAL) && !named {
+        return None;
+    }
+    // Nine digits in a row are anything; with separators or a name they are an SSN.
+    (separated || named).then_some(Confirmed {
+        start,
+        end,
+        confidence: if named { 0.97 } else { 0.85 },
+    })
+}
+
+fn nino(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    let ok = isolated(text, start, end) && validate::uk_nino_is_valid(&alnum(s));
+    // Lower case is only taken when named.
+    let upper = s.chars().all(|c| !c.is_ascii_lowercase());
+    let named = preceded_by(
+        text,
+        start,
+        48,
+        &["nino", "national insurance", "ni number", "ni no"],
+    );
+    (ok && (upper || named)).then_some(Confirmed {
+        start,
+        end,
+        confidence: 0.95,
+    })
+}
+
+fn ipv4(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    let octets: Vec<&str> = s.split('.').collect();
+    let valid = octets.len() == 4
+        && octets.iter().all(|o| {
+            o.parse::<u16>().is_ok_and(|v| v <= 255) && !(o.len() > 1 && o.starts_with('0'))
+        });
+    // A host in a URL or a connection string (`@10.0.3.17:5432`) counts; a piece of a dotted
+    // version or a longer number does not.
+    let glued_left =
+        before(text, start).is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '_');
+    let glued_right = at(text, end).is_some_and(|c| c.is_alphanumeric() || c == '_')
+        || (at(text, end) == Some('.') && at(text, end + 1).is_some_and(|c| c.is_ascii_digit()));
+    if !valid || glued_left || glued_right {
+        return None;
+    }
+    let addr: std::net::Ipv4Addr = s.parse().ok()?;
+    let looks_like_version = before(text, start).is_some_and(|c| c == 'v' || c == 'V')
+        || preceded_by(
+            text,
+            start,
+            16,
+            &["version", "release", "build", "ver.", "v."],
+        );
+    if addr.is_loopback() || addr.is_unspecified() || addr.octets()[0] == 255 || looks_like_version
+    {
+        return None;
+    }
+    sure(start, end, 0.95)
+}
+
+fn ipv6(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    let groups = s.split(':').filter(|g| !g.is_empty()).count();
+    let addr: std::net::Ipv6Addr = s.parse().ok()?;
+    let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == ':' || c == '.');
+    if groups < 3
+        || addr.is_loopback()
+        || addr.is_unspecified()
+        || glued(before(text, start))
+        || glued(at(text, end))
+    {
+        return None;
+    }
+    sure(start, end, 0.95)
+}
+
+/// Words that say a number is a phone number.
+const PHONE_WORDS: &[&str] = &[
+    "phone",
+    "tel",
+    "call",
+    "mobile",
+    "cell",
+    "fax",
+    "whatsapp",
+    "sms",
+    "reach me",
+    "telefon",
+    "handy",
+    "ruf",
+    "mobil",
+    "anrufen",
+    "téléphone",
+    "telephone",
+    "portable",
+    "appel",
+    "joindre",
+];
+
+fn phone_checked(
+    text: &str,
+    start: usize,
+    end: usize,
+    min: usize,
+    max: usize,
+    need_word: bool,
+) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    let n = digits(s).len();
+    if !(min..=max).contains(&n)
+        || !isolated(text, start, end)
+        || number_continues(text, start, end)
+    {
+        return None;
+    }
+    let named = preceded_by(text, start, 40, PHONE_WORDS);
+    if !named && (need_word || preceded_by(text, start, 32, NOT_PERSONAL)) {
+        return None;
+    }
+    sure(start, end, if named { 0.95 } else { 0.8 })
+}
+
+fn phone_international(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    let d = digits(s).len() - if s.starts_with("00") { 2 } else { 0 };
+    // E.164: at most 15 digits; a `+` or `00` is a strong sign already.
+    if !(8..=15).contains(&d) {
+        return None;
+    }
+    phone_checked(text, start, end, 8, 17, false)
+}
+
+fn phone_nanp(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    let parens = s.starts_with('(') == s.contains(')');
+    if !parens || before(text, start) == Some('+') {
+        return None;
+    }
+    phone_checked(text, start, end, 10, 10, false)
+}
+
+fn phone_fr(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    if !one_separator(s) {
+        return None;
+    }
+    phone_checked(text, start, end, 10, 10, false)
+}
+
+fn phone_national(text: &str, start: usize, end: usize) -> Option<Confirmed> {
+    let s = text.get(start..end)?;
+    // A run of digits with no separator is only a phone number when named.
+    let separated = s.contains([' ', '/', '-', ')']);
+    phone_checked(text, start, end, 9, 12, !separated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pattern_compiles() {
+        for r in builtin() {
+            assert!(regex::Regex::new(r.pattern).is_ok(), "{}", r.pattern);
+        }
+    }
+}

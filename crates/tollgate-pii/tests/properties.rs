@@ -1,0 +1,130 @@
+//! Properties of the scanner on any text: it never panics, its spans are sorted, disjoint and on
+//! character boundaries, and valid identifiers put into filler text are found where they are.
+
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+use tollgate_pii::validate::{iso7064_mod11_10, luhn_is_valid};
+use tollgate_pii::{EntityType, Scanner};
+
+fn scanner() -> &'static Scanner {
+    static SCANNER: OnceLock<Scanner> = OnceLock::new();
+    SCANNER.get_or_init(Scanner::new)
+}
+
+/// A Visa number: 15 random digits after a 4, completed with its Luhn digit.
+fn visa(body: &[u8]) -> String {
+    let mut digits: Vec<u8> = std::iter::once(b'4')
+        .chain(body.iter().map(|d| b'0' + d % 10))
+        .take(15)
+        .collect();
+    for check in b'0'..=b'9' {
+        digits.push(check);
+        if luhn_is_valid(&digits) {
+            break;
+        }
+        digits.pop();
+    }
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+/// A German IBAN for an 18-digit account part, with its check digits.
+fn de_iban(bban: &[u8]) -> String {
+    let bban: String = bban
+        .iter()
+        .map(|d| char::from(b'0' + d % 10))
+        .take(18)
+        .collect();
+    // Check digits: 98 − (BBAN + "DE00" as digits) mod 97; D = 13, E = 14.
+    let mut rem: u64 = 0;
+    for c in format!("{bban}131400").bytes() {
+        rem = (rem * 10 + u64::from(c - b'0')) % 97;
+    }
+    format!("DE{:02}{bban}", 98 - rem)
+}
+
+/// A Steuer-ID: ten digits of 0–9 with one of them doubled (the 10th repeats the 1st), and
+/// the check digit.
+fn steuer_id(perm: &[usize]) -> String {
+    let mut pool: Vec<u8> = (b'0'..=b'9').collect();
+    let mut out = Vec::new();
+    for &p in perm.iter().take(9) {
+        let i = p % pool.len();
+        out.push(pool.remove(i));
+    }
+    if out[0] == b'0' {
+        out.swap(0, 1);
+    }
+    let first = out[0];
+    out.insert(5, first);
+    if out[..10].windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
+        return String::new();
+    }
+    out.push(b'0' + iso7064_mod11_10(&out));
+    String::from_utf8(out).unwrap_or_default()
+}
+
+const BEFORE: &[&str] = &[
+    "Please look at this: ",
+    "Bitte prüfe den Vertrag, ",
+    "Merci de vérifier ",
+    "for the customer ",
+    "",
+    "\n",
+];
+
+const AFTER: &[&str] = &[
+    " — thanks!",
+    ", bitte.",
+    ".",
+    "",
+    "\nNext line",
+    " et merci",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn spans_are_sorted_disjoint_and_on_boundaries(text in "\\PC{0,400}") {
+        let found = scanner().scan(&text);
+        let mut last_end = 0;
+        for f in &found {
+            prop_assert!(f.start < f.end && f.end <= text.len());
+            prop_assert!(f.start >= last_end);
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+            last_end = f.end;
+        }
+    }
+
+    #[test]
+    fn digits_and_separators_never_break_it(text in "[0-9 .:/+()-]{0,300}") {
+        let found = scanner().scan(&text);
+        for f in &found {
+            prop_assert!(f.end <= text.len());
+        }
+    }
+
+    #[test]
+    fn valid_identifiers_are_found_in_filler(
+        body in proptest::collection::vec(0u8..10, 18),
+        perm in proptest::collection::vec(0usize..10, 9),
+        pre in 0usize..BEFORE.len(),
+        post in 0usize..AFTER.len(),
+        which in 0usize..3,
+    ) {
+        let (value, kind) = match which {
+            0 => (visa(&body), EntityType::CreditCard),
+            1 => (de_iban(&body), EntityType::Iban),
+            _ => (steuer_id(&perm), EntityType::DeTaxId),
+        };
+        prop_assume!(!value.is_empty());
+        let text = format!("{}{value}{}", BEFORE[pre], AFTER[post]);
+        let found = scanner().scan(&text);
+        let start = BEFORE[pre].len();
+        prop_assert!(
+            found.iter().any(|f| f.kind == kind && f.start == start && f.end == start + value.len()),
+            "{text:?}: {found:?}"
+        );
+    }
+}
