@@ -185,7 +185,7 @@ pub(crate) fn builtin() -> Vec<Recognizer> {
         ),
         secret(
             S::Password,
-            r#"(?i)(?:password|passwd|pwd|passphrase|secret|client_secret|api_?key|access_?token|auth_?token|passwort|kennwort|mot de passe|mdp)["']?\s*(?:[:=]|=>)\s*["']?([^\s"',;]{6,128})"#,
+            r#"(?i-u:password|passwd|pwd|passphrase|secret|client_secret|api_?key|access_?token|auth_?token|passwort|kennwort|mot de passe|mdp)["']?\s*(?:[:=]|=>)\s*["']?([^\s"',;]{6,128})"#,
             1,
             password,
         ),
