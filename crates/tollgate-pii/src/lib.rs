@@ -6,6 +6,7 @@
 mod entity;
 mod offsets;
 mod recognizers;
+mod redact;
 mod risk;
 mod scan;
 mod text;
@@ -13,5 +14,6 @@ pub mod validate;
 
 pub use entity::{EntityType, SecretKind};
 pub use offsets::byte_to_char_offsets;
+pub use redact::{Redaction, Replacement, StreamRestorer};
 pub use risk::{Risk, Thresholds};
 pub use scan::{Finding, PatternError, Scanner, ScannerBuilder};

@@ -128,3 +128,59 @@ proptest! {
         );
     }
 }
+
+/// Text with personal data and secrets among arbitrary text, including brackets and
+/// placeholder look-alikes.
+fn mixed() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        "\\PC{0,30}",
+        Just("jane.doe@example.com".to_string()),
+        Just("4111 1111 1111 1111".to_string()),
+        Just("DE89 3704 0044 0532 0130 00".to_string()),
+        Just("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD".to_string()),
+        Just("[EMAIL_1]".to_string()),
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just(" ".to_string()),
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|p| p.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn restore_undoes_redact(text in mixed()) {
+        let mut r = tollgate_pii::Redaction::new(b"key");
+        let findings = scanner().scan(&text);
+        let redacted = r.apply(&text, &findings, |_| Some(tollgate_pii::Replacement::Placeholder));
+        prop_assert_eq!(r.restore(&redacted), text);
+    }
+
+    #[test]
+    fn streamed_restore_matches_whole_restore(
+        text in mixed(),
+        cuts in proptest::collection::vec(0usize..400, 0..12),
+    ) {
+        let mut r = tollgate_pii::Redaction::new(b"key");
+        let findings = scanner().scan(&text);
+        let redacted = r.apply(&text, &findings, |_| Some(tollgate_pii::Replacement::Placeholder));
+        // Cut the redacted text into pieces at char boundaries, as a stream would.
+        let mut points: Vec<usize> = cuts
+            .into_iter()
+            .map(|c| c.min(redacted.len()))
+            .filter(|&c| redacted.is_char_boundary(c))
+            .collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut s = tollgate_pii::StreamRestorer::default();
+        let mut out = String::new();
+        let mut at = 0;
+        for p in points.into_iter().chain([redacted.len()]) {
+            out.push_str(&s.push(&r, &redacted[at..p]));
+            at = p;
+        }
+        out.push_str(&s.finish(&r));
+        prop_assert_eq!(out, r.restore(&redacted));
+    }
+}
