@@ -11,6 +11,7 @@ mod gateway;
 mod load;
 mod mask;
 mod models;
+mod pii;
 mod providers;
 mod settings;
 mod usage;
@@ -21,6 +22,7 @@ pub use gateway::{CreditRule, GatewaySettings};
 pub use load::{load, ConfigSource, ENV_PREFIX};
 pub use mask::mask_url_password;
 pub use models::{default_models, ModelKind, ModelSettings};
+pub use pii::{PiiAction, PiiRedaction, PiiSettings, PII_TYPES};
 pub use providers::{default_providers, ProviderKind, ProviderSettings};
 pub use settings::{
     DatabaseSettings, LogFormat, LogSettings, ServerSettings, Settings, TlsSettings,

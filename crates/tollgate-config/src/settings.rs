@@ -8,6 +8,7 @@ use crate::audit::AuditSettings;
 use crate::gateway::GatewaySettings;
 use crate::mask::mask_url_password;
 use crate::models::{check_models, default_models, ModelSettings};
+use crate::pii::PiiSettings;
 use crate::providers::{check_providers, default_providers, mask, ProviderSettings};
 use crate::usage::UsageSettings;
 
@@ -29,6 +30,8 @@ pub struct Settings {
     pub usage: UsageSettings,
     /// The audit ledger's checkpoints.
     pub audit: AuditSettings,
+    /// The PII and secrets firewall.
+    pub pii: PiiSettings,
     /// The models callers may name (a TOML array of tables, `[[models]]`).
     pub models: Vec<ModelSettings>,
 }
@@ -43,6 +46,7 @@ impl Default for Settings {
             providers: default_providers(),
             usage: UsageSettings::default(),
             audit: AuditSettings::default(),
+            pii: PiiSettings::default(),
             models: default_models(),
         }
     }
@@ -216,6 +220,7 @@ impl Settings {
         shown.audit.signing_key = mask(&self.audit.signing_key).to_string();
         shown.audit.checkpoint_webhook_secret =
             mask(&self.audit.checkpoint_webhook_secret).to_string();
+        shown.pii.hash_key = mask(&self.pii.hash_key).to_string();
         toml::to_string_pretty(&shown)
             .unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
     }
@@ -307,6 +312,7 @@ impl Settings {
         }
         self.usage.check()?;
         self.audit.check()?;
+        self.pii.check()?;
         let ext = self.server.external_url.as_str();
         if !(ext.starts_with("http://") || ext.starts_with("https://")) {
             return Err((

@@ -44,6 +44,12 @@ pub enum GatewayError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// The PII firewall's policy blocks what the request contains.
+    #[error("the request contains {types}, which this gateway's policy does not let leave; remove or replace them and retry")]
+    SensitiveData {
+        /// The types found, e.g. `SECRET, IBAN` (never the values).
+        types: String,
+    },
     /// Prompt and output limit do not fit the model's context.
     #[error("this call needs about {needed} tokens but `{model}` takes at most {limit}; shorten the messages or lower max_tokens")]
     ContextTooLong {
@@ -155,6 +161,7 @@ impl GatewayError {
             ),
             E::InvalidJson(_) => (StatusCode::BAD_REQUEST, INVALID, "invalid_json"),
             E::InvalidRequest { .. } => (StatusCode::BAD_REQUEST, INVALID, "invalid_request"),
+            E::SensitiveData { .. } => (StatusCode::BAD_REQUEST, INVALID, "sensitive_data_blocked"),
             E::ContextTooLong { .. } => {
                 (StatusCode::BAD_REQUEST, INVALID, "context_length_exceeded")
             }

@@ -14,6 +14,7 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 use tollgate_config::{ModelKind, ModelSettings};
 use tollgate_domain::id::RequestId;
+use tollgate_pii::Redaction;
 use tollgate_providers::anthropic::MessagesRequest;
 use tollgate_providers::dispatch::{self, Candidate, Dispatched};
 use tollgate_providers::embeddings::EmbeddingRequest;
@@ -28,6 +29,7 @@ use tollgate_store::keys::KeyGrant;
 use tollgate_store::usage::Endpoint;
 use uuid::Uuid;
 
+use crate::firewall::Screened;
 use crate::record::Outcome;
 use crate::relay::{self, Finish};
 use crate::reservation;
@@ -41,8 +43,13 @@ pub(crate) struct Exchange {
     pub endpoint: Endpoint,
     pub grant: Arc<KeyGrant>,
     pub started: Instant,
-    /// The request body as it came (shared, not copied), to count its tokens after the fact.
+    /// The request body as sent (the caller's, or the firewall's redacted copy), to count its
+    /// tokens after the fact.
     pub raw: Bytes,
+    /// The firewall's placeholders to put back in the answer.
+    pub restore: Option<Arc<Redaction>>,
+    /// Whether the firewall found personal data or secrets (types it allows excluded).
+    pub pii_detected: bool,
 }
 
 /// What the gateway knows of the prompt before the provider does.
@@ -68,6 +75,18 @@ impl Exchange {
         body: Result<Bytes, BytesRejection>,
     ) -> Result<(Self, T), GatewayError> {
         let started = Instant::now();
+        let screened = match (&state.firewall, body) {
+            (Some(firewall), Ok(bytes)) => Ok(firewall.screen(bytes)?),
+            (_, Ok(bytes)) => Ok(Screened {
+                body: bytes,
+                ..Screened::default()
+            }),
+            (_, Err(rejection)) => Err(rejection),
+        };
+        let (body, restore, pii_detected) = match screened {
+            Ok(s) => (Ok(s.body), s.restore, !s.found.is_empty()),
+            Err(rejection) => (Err(rejection), None, false),
+        };
         let raw = body.as_ref().map(Bytes::clone).unwrap_or_default();
         let request = crate::body::parse(body, state.settings.gateway.max_body_bytes)?;
         let exchange = Self {
@@ -77,6 +96,8 @@ impl Exchange {
             grant,
             started,
             raw,
+            restore,
+            pii_detected,
         };
         Ok((exchange, request))
     }
@@ -170,6 +191,7 @@ impl Exchange {
                 estimate: prompt.estimate,
             },
             unsettled: state.inflight.enter(),
+            restore: self.restore.clone(),
         };
         match answer {
             Answer::Whole(whole) => Ok(whole_answer(finish, body, whole).await),
@@ -214,6 +236,7 @@ impl Exchange {
             error: None,
             http_status: 200,
             streamed,
+            pii_detected: self.pii_detected,
         }
     }
 }
@@ -260,6 +283,9 @@ async fn whole_answer(finish: Finish, request: CallBody<'_>, mut body: Value) ->
             Wire::OpenAi => usage_json(usage),
             Wire::Anthropic => anthropic_usage_json(usage),
         };
+    }
+    if let Some(redaction) = &finish.restore {
+        crate::firewall::restore_json(redaction, &mut body);
     }
     let model = finish.model.name.clone();
     let attempts = finish.outcome.attempts;

@@ -1,7 +1,7 @@
 //! Tollgate's data plane, in the order a call takes it: `auth` (key to grant, `cors` for
 //! browsers), `body` (parse), the surface (`chat`, `messages`, `embeddings`), `models` (the
 //! model and its fallbacks), `reservation` and `charge` (credits held, then settled),
-//! `forward` (to the providers), `relay` (a streamed answer), `record` (the usage record).
+//! `firewall` (personal data and secrets redacted, blocked or logged), `forward` (to the providers), `relay` (a streamed answer), `record` (the usage record).
 //! Errors render in the OpenAI shape (`error`), or Anthropic's on `/v1/messages`.
 
 mod auth;
@@ -11,6 +11,7 @@ mod chat;
 mod cors;
 mod embeddings;
 mod error;
+mod firewall;
 mod forward;
 mod messages;
 mod models;
@@ -69,6 +70,8 @@ pub struct GatewayState {
     inflight: Arc<relay::Inflight>,
     settings: Arc<Settings>,
     usage: UsageSink,
+    /// The PII firewall, unless `pii.enabled` is off.
+    firewall: Option<Arc<firewall::Firewall>>,
 }
 
 impl GatewayState {
@@ -94,6 +97,7 @@ impl GatewayState {
             ))),
             models: Arc::new(models::ModelTable::new(settings.models.clone())),
             settings: Arc::new(settings.clone()),
+            firewall: firewall::Firewall::new(&settings.pii).map(Arc::new),
             store,
             usage,
         }

@@ -20,6 +20,7 @@ use tollgate_providers::stream::{Outgoing, StreamContext, StreamMeter, Wire};
 use tollgate_providers::tokens::Counting;
 use tollgate_providers::upstream::{Events, StreamFailure};
 
+use crate::firewall::StreamRestore;
 use crate::forward::Sent;
 use crate::record::{Outcome, CLIENT_GONE};
 use crate::reservation::{self, Held};
@@ -71,6 +72,8 @@ pub(crate) struct Finish {
     pub sent: Sent,
     /// Keeps shutdown waiting until this call is recorded.
     pub unsettled: Unsettled,
+    /// The firewall's placeholders to put back in the answer.
+    pub restore: Option<Arc<tollgate_pii::Redaction>>,
 }
 
 /// A settled call.
@@ -91,6 +94,7 @@ impl Finish {
             mut outcome,
             sent: _,
             unsettled,
+            restore: _,
         } = self;
         let cost = charge::cost(&model, usage.prompt_tokens, usage.completion_tokens);
         let (charged, remaining) = reservation::settle(&state, held, &model, usage);
@@ -116,6 +120,7 @@ pub(crate) fn usage_headers(headers: &mut HeaderMap, cost: i64, remaining: Optio
 struct Relay {
     events: Events,
     meter: StreamMeter,
+    restore: Option<StreamRestore>,
     wire: Wire,
     finish: Option<Finish>,
     out: Vec<u8>,
@@ -126,8 +131,13 @@ struct Relay {
 pub(crate) fn respond(finish: Finish, events: Events, ctx: StreamContext) -> Response {
     let model = HeaderValue::from_str(&ctx.model).ok();
     let attempts = finish.outcome.attempts;
+    let restore = finish
+        .restore
+        .clone()
+        .map(|r| StreamRestore::new(r, ctx.wire));
     let relay = Relay {
         events,
+        restore,
         wire: ctx.wire,
         meter: StreamMeter::new(ctx),
         finish: Some(finish),
@@ -209,8 +219,16 @@ impl Relay {
         }
     }
 
+    /// Queues `event` for the caller, the firewall's placeholders put back.
     fn push(&mut self, event: &Outgoing) {
-        event.encode_into(self.wire, &mut self.out);
+        match &mut self.restore {
+            Some(restore) => {
+                for e in restore.pass(event.clone()) {
+                    e.encode_into(self.wire, &mut self.out);
+                }
+            }
+            None => event.encode_into(self.wire, &mut self.out),
+        }
     }
 
     /// The call's tokens so far; the request is counted only if the provider gave no count.

@@ -40,6 +40,7 @@ pub(crate) struct Outcome {
     pub error: Option<&'static str>,
     pub http_status: u16,
     pub streamed: bool,
+    pub pii_detected: bool,
 }
 
 impl Outcome {
@@ -78,7 +79,7 @@ impl Outcome {
             model: self.model,
             endpoint: self.endpoint,
             prompt_length: i32::try_from(self.prompt_length).unwrap_or(i32::MAX),
-            pii_detected: false,
+            pii_detected: self.pii_detected,
             prompt_tokens: clamp(self.usage.prompt_tokens),
             completion_tokens: clamp(self.usage.completion_tokens),
             cost_micros: self.cost_micros,

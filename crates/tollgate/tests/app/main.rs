@@ -5,6 +5,7 @@ mod audit_api;
 mod checkpoints;
 mod cli;
 mod durability;
+mod firewall;
 mod fixtures;
 mod gateway;
 mod server;
