@@ -48,8 +48,8 @@ pub(crate) struct Exchange {
     pub raw: Bytes,
     /// The firewall's placeholders to put back in the answer.
     pub restore: Option<Arc<Redaction>>,
-    /// Whether the firewall found personal data or secrets (types it allows excluded).
-    pub pii_detected: bool,
+    /// The types of personal data or secrets the firewall found (types it allows excluded).
+    pub pii_found: Vec<String>,
 }
 
 /// What the gateway knows of the prompt before the provider does.
@@ -83,9 +83,13 @@ impl Exchange {
             }),
             (_, Err(rejection)) => Err(rejection),
         };
-        let (body, restore, pii_detected) = match screened {
-            Ok(s) => (Ok(s.body), s.restore, !s.found.is_empty()),
-            Err(rejection) => (Err(rejection), None, false),
+        let (body, restore, pii_found) = match screened {
+            Ok(s) => (
+                Ok(s.body),
+                s.restore,
+                s.found.iter().map(|t| t.as_str().to_string()).collect(),
+            ),
+            Err(rejection) => (Err(rejection), None, Vec::new()),
         };
         let raw = body.as_ref().map(Bytes::clone).unwrap_or_default();
         let request = crate::body::parse(body, state.settings.gateway.max_body_bytes)?;
@@ -97,7 +101,7 @@ impl Exchange {
             started,
             raw,
             restore,
-            pii_detected,
+            pii_found,
         };
         Ok((exchange, request))
     }
@@ -236,7 +240,8 @@ impl Exchange {
             error: None,
             http_status: 200,
             streamed,
-            pii_detected: self.pii_detected,
+            pii_detected: !self.pii_found.is_empty(),
+            pii_types: self.pii_found.clone(),
         }
     }
 }

@@ -121,6 +121,7 @@ fn usage(org: &Org, i: usize) -> UsageRecord {
         endpoint: tollgate_store::usage::Endpoint::Chat,
         prompt_length: 180,
         pii_detected: i % 5 == 0,
+        pii_types: Vec::new(),
         prompt_tokens: 120,
         completion_tokens: 300,
         cost_micros: 4_860,

@@ -188,6 +188,11 @@ impl Store {
                 endpoint: crate::usage::Endpoint::Chat,
                 prompt_length: r.prompt_length,
                 pii_detected: r.pii_detected,
+                pii_types: if r.pii_detected {
+                    vec!["EMAIL".to_string()]
+                } else {
+                    Vec::new()
+                },
                 prompt_tokens: r.prompt_tokens,
                 completion_tokens: if r.success { r.completion_tokens } else { 0 },
                 cost_micros: if r.success { r.cost.0 } else { 0 },

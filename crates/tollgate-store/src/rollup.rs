@@ -194,6 +194,7 @@ mod tests {
             endpoint: crate::usage::Endpoint::Chat,
             prompt_length: 1,
             pii_detected: error,
+            pii_types: Vec::new(),
             prompt_tokens: 10,
             completion_tokens: 5,
             cost_micros: 3,

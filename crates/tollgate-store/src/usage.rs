@@ -69,6 +69,9 @@ pub struct UsageRecord {
     pub prompt_length: i32,
     /// Whether personal data was found in the prompt.
     pub pii_detected: bool,
+    /// The types the PII firewall found (`EMAIL`, `SECRET`, …), sorted; names only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pii_types: Vec<String>,
     /// Input tokens.
     pub prompt_tokens: i32,
     /// Output tokens.
@@ -94,9 +97,14 @@ pub struct UsageRecord {
 const COLUMNS: &str = "id, tenant_id, app_id, api_key_id, team_id, subject_id, device_id,
     provider, model, endpoint, prompt_length, pii_detected, prompt_tokens, completion_tokens,
     tokens_used, cost_micros, credits_deducted, latency_ms, upstream_latency_ms, response_status,
-    error_type, http_status, streamed, created_at, sealed_by";
+    error_type, http_status, streamed, created_at, sealed_by, pii_types";
 
-/// Rows per INSERT statement: 26 binds each stays far below both backends' limits.
+/// `usage_logs.pii_types`: the names comma-separated, NULL when none.
+pub(crate) fn pii_types(r: &UsageRecord) -> Option<String> {
+    (!r.pii_types.is_empty()).then(|| r.pii_types.join(","))
+}
+
+/// Rows per INSERT statement: 27 binds each stays far below both backends' limits.
 const BATCH: usize = 500;
 
 impl Store {
@@ -273,7 +281,8 @@ impl Tx {
                         .push_bind(r.http_status)
                         .push_bind(r.streamed)
                         .push_bind(DbTime::of(r.created_at))
-                        .push_bind(sealed_by);
+                        .push_bind(sealed_by)
+                        .push_bind(pii_types(r));
                 });
                 q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
                 // Batch sizes vary: a prepared statement per size would fill every

@@ -41,6 +41,8 @@ pub(crate) struct Outcome {
     pub http_status: u16,
     pub streamed: bool,
     pub pii_detected: bool,
+    /// The types the firewall found, sorted.
+    pub pii_types: Vec<String>,
 }
 
 impl Outcome {
@@ -80,6 +82,7 @@ impl Outcome {
             endpoint: self.endpoint,
             prompt_length: i32::try_from(self.prompt_length).unwrap_or(i32::MAX),
             pii_detected: self.pii_detected,
+            pii_types: self.pii_types,
             prompt_tokens: clamp(self.usage.prompt_tokens),
             completion_tokens: clamp(self.usage.completion_tokens),
             cost_micros: self.cost_micros,

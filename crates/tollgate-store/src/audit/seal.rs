@@ -40,6 +40,7 @@ struct StoredRow {
     endpoint: String,
     prompt_length: i32,
     pii_detected: bool,
+    pii_types: Option<String>,
     prompt_tokens: i32,
     completion_tokens: i32,
     tokens_used: i32,
@@ -69,6 +70,7 @@ impl StoredRow {
             endpoint: r.endpoint.as_str().to_string(),
             prompt_length: r.prompt_length,
             pii_detected: r.pii_detected,
+            pii_types: crate::usage::pii_types(r),
             prompt_tokens: r.prompt_tokens,
             completion_tokens: r.completion_tokens,
             tokens_used: r.prompt_tokens.saturating_add(r.completion_tokens),
@@ -112,6 +114,14 @@ impl StoredRow {
             self.streamed,
             self.created_at_ms,
         ]);
+        // Rows from before migration 0012, and rows with nothing found, hash as they did.
+        let encoded = match (&self.pii_types, encoded) {
+            (Some(types), serde_json::Value::Array(mut columns)) => {
+                columns.push(json!(types));
+                serde_json::Value::Array(columns)
+            }
+            (_, encoded) => encoded,
+        };
         leaf_hash(encoded.to_string().as_bytes())
     }
 }
@@ -330,7 +340,7 @@ impl Tx {
                             provider, model, endpoint, prompt_length, pii_detected, prompt_tokens,
                             completion_tokens, tokens_used, cost_micros, credits_deducted,
                             latency_ms, upstream_latency_ms, response_status, error_type,
-                            http_status, streamed, created_at
+                            http_status, streamed, created_at, pii_types
                      FROM usage_logs WHERE tenant_id = $1 AND sealed_by = $2 AND id > $3
                      ORDER BY id LIMIT $4",
                 )
@@ -359,6 +369,7 @@ impl Tx {
                             endpoint: row.try_get("endpoint")?,
                             prompt_length: row.try_get("prompt_length")?,
                             pii_detected: row.try_get("pii_detected")?,
+                            pii_types: row.try_get("pii_types")?,
                             prompt_tokens: row.try_get("prompt_tokens")?,
                             completion_tokens: row.try_get("completion_tokens")?,
                             tokens_used: row.try_get("tokens_used")?,

@@ -145,6 +145,7 @@ fn call(tenant: Uuid, key: Uuid, charged: i64) -> UsageRecord {
         endpoint: Endpoint::Chat,
         prompt_length: 1,
         pii_detected: false,
+        pii_types: Vec::new(),
         prompt_tokens: 1,
         completion_tokens: 1,
         cost_micros: charged,

@@ -22,6 +22,7 @@ backend_tests!(
     checkpoint_signatures_are_checked,
     usage_batches_are_sealed_and_changed_rows_found,
     changed_bodies_and_unlisted_logs_are_found,
+    the_pii_types_of_usage_rows_are_sealed,
 );
 
 /// A new tenant whose log has `n` entries, appended in `n` changes; returns it and them.
@@ -299,6 +300,7 @@ pub(crate) fn usage(tenant: Uuid, app: Uuid, i: i64) -> UsageRecord {
         endpoint: Endpoint::Chat,
         prompt_length: 10,
         pii_detected: false,
+        pii_types: Vec::new(),
         prompt_tokens: 5,
         completion_tokens: 7,
         cost_micros: 100 + i,
@@ -402,4 +404,31 @@ async fn changed_bodies_and_unlisted_logs_are_found(db: TestDb) {
         .find(|r| r.log == log)
         .expect("the unlisted log is verified");
     assert_eq!(found.failure, Some(AuditFailure::Unlisted));
+}
+
+async fn the_pii_types_of_usage_rows_are_sealed(db: TestDb) {
+    let store = db.migrated().await;
+    let (tenant, app) = tenant_with_app(&store, "piitypes@ledger.example").await;
+    let mut records: Vec<UsageRecord> = (0..4).map(|i| usage(tenant, app, i)).collect();
+    records[1].pii_detected = true;
+    records[1].pii_types = vec!["EMAIL".into(), "SECRET".into()];
+    store.insert_usage(&records, None).await.unwrap();
+    let stored = store
+        .strings_raw(&format!(
+            "SELECT pii_types FROM usage_logs WHERE CAST(id AS TEXT) = '{}'",
+            records[1].id
+        ))
+        .await
+        .unwrap();
+    assert_eq!(stored, vec!["EMAIL,SECRET".to_string()]);
+    let r = report(&store, tenant, VerifyOptions::default()).await;
+    assert!(r.ok(), "{r:?}");
+    db.tamper(&format!(
+        "UPDATE usage_logs SET pii_types = NULL WHERE id = '{}'",
+        records[1].id
+    ))
+    .await;
+    let r = report(&store, tenant, VerifyOptions::default()).await;
+    let failure = r.usage.failure.expect("the removed types are found");
+    assert!(failure.problem.contains("a row was changed"), "{failure}");
 }

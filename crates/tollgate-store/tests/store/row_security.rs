@@ -115,6 +115,7 @@ async fn queries_without_a_tenant_see_no_tenant_rows() {
         endpoint: tollgate_store::usage::Endpoint::Chat,
         prompt_length: 1,
         pii_detected: false,
+        pii_types: Vec::new(),
         prompt_tokens: 1,
         completion_tokens: 1,
         cost_micros: 1,

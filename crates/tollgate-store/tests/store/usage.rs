@@ -46,6 +46,7 @@ async fn incremental_rollups_equal_recomputation(db: TestDb) {
             endpoint: tollgate_store::usage::Endpoint::Chat,
             prompt_length: 10,
             pii_detected: i % 5 == 0,
+            pii_types: Vec::new(),
             prompt_tokens: (i % 50) as i32,
             completion_tokens: (i % 30) as i32,
             cost_micros: i,
