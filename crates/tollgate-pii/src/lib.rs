@@ -8,6 +8,7 @@ mod offsets;
 mod recognizers;
 mod redact;
 mod risk;
+mod runs;
 mod scan;
 mod text;
 pub mod validate;

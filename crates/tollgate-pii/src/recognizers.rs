@@ -26,6 +26,34 @@ pub(crate) struct Recognizer {
     /// The capture group that is the finding (0: the whole match).
     pub group: usize,
     pub check: Check,
+    /// For an identifier built around digits: it runs only where a run of digits
+    /// (`crate::runs`) allows it, not on the whole text.
+    pub numeric: Option<Numeric>,
+}
+
+/// Which runs of digits a recognizer looks at, and where around them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Numeric {
+    /// Least digits in the run.
+    pub digits: usize,
+    /// Least dots in the run.
+    pub dots: usize,
+    /// Where its matches may lie.
+    pub window: Window,
+}
+
+/// Where a recognizer's matches may lie, given a run of digits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Window {
+    /// Inside the run.
+    Run,
+    /// From `letters` ASCII letters right before the run (a space between them and the run
+    /// allowed when `space`), `len` bytes at most: IBANs (`GB82 WEST …`) and NINOs.
+    Lead {
+        letters: usize,
+        space: bool,
+        len: usize,
+    },
 }
 
 const fn r(kind: EntityType, pattern: &'static str, check: Check) -> Recognizer {
@@ -35,9 +63,33 @@ const fn r(kind: EntityType, pattern: &'static str, check: Check) -> Recognizer 
         pattern,
         group: 0,
         check,
+        numeric: None,
     }
 }
 
+/// A recognizer of a number of at least `digits` digits and `dots` dots.
+const fn number(
+    kind: EntityType,
+    digits: usize,
+    dots: usize,
+    pattern: &'static str,
+    check: Check,
+) -> Recognizer {
+    Recognizer {
+        kind,
+        secret: None,
+        pattern,
+        group: 0,
+        check,
+        numeric: Some(Numeric {
+            digits,
+            dots,
+            window: Window::Run,
+        }),
+    }
+}
+
+/// A credential of `kind`.
 const fn secret(kind: SecretKind, pattern: &'static str, group: usize, check: Check) -> Recognizer {
     Recognizer {
         kind: EntityType::Secret,
@@ -45,6 +97,7 @@ const fn secret(kind: SecretKind, pattern: &'static str, group: usize, check: Ch
         pattern,
         group,
         check,
+        numeric: None,
     }
 }
 
@@ -54,6 +107,15 @@ fn sure(start: usize, end: usize, confidence: f32) -> Option<Confirmed> {
         end,
         confidence,
     })
+}
+
+/// The words a password or key follows in config lines and prompts, as people write them:
+/// lower case, capitalised, upper case (mixed case such as `PassWord` is not looked for: a
+/// case-insensitive search costs ten times as much).
+macro_rules! config_keywords {
+    () => {
+        "password|Password|PASSWORD|passwd|Passwd|PASSWD|pwd|Pwd|PWD|passphrase|Passphrase|PASSPHRASE|secret|Secret|SECRET|client_secret|Client_secret|CLIENT_SECRET|api_key|Api_key|API_KEY|apikey|Apikey|APIKEY|api-key|Api-key|API-KEY|access_token|Access_token|ACCESS_TOKEN|auth_token|Auth_token|AUTH_TOKEN|passwort|Passwort|PASSWORT|kennwort|Kennwort|KENNWORT|mot de passe|Mot de passe|MOT DE PASSE|mdp|Mdp|MDP"
+    };
 }
 
 /// Words that say a number nearby is an order, a ticket, a version, not a person's.
@@ -88,15 +150,10 @@ pub(crate) fn builtin() -> Vec<Recognizer> {
             1,
             anywhere,
         ),
+        secret(S::SourceHostToken, r"gh[pousr]_[A-Za-z0-9]{36,}", 0, token),
         secret(
             S::SourceHostToken,
-            r"gh[pousr]_[A-Za-z0-9]{36,251}",
-            0,
-            token,
-        ),
-        secret(
-            S::SourceHostToken,
-            r"github_pat_[A-Za-z0-9_]{22,251}",
+            r"github_pat_[A-Za-z0-9_]{22,}",
             0,
             token,
         ),
@@ -185,7 +242,11 @@ pub(crate) fn builtin() -> Vec<Recognizer> {
         ),
         secret(
             S::Password,
-            r#"(?i-u:password|passwd|pwd|passphrase|secret|client_secret|api_?key|access_?token|auth_?token|passwort|kennwort|mot de passe|mdp)["']?\s*(?:[:=]|=>)\s*["']?([^\s"',;]{6,128})"#,
+            concat!(
+                "(?:",
+                config_keywords!(),
+                r#")["']?\s*(?:[:=]|=>)\s*["']?([^\s"',;]{6,128})"#
+            ),
             1,
             password,
         ),
@@ -194,51 +255,99 @@ pub(crate) fn builtin() -> Vec<Recognizer> {
             r"[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}",
             email,
         ),
-        r(
-            T::Iban,
-            r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}",
-            iban,
-        ),
-        r(
+        Recognizer {
+            numeric: Some(Numeric {
+                digits: 2,
+                dots: 0,
+                window: Window::Lead {
+                    letters: 2,
+                    space: false,
+                    len: 48,
+                },
+            }),
+            ..r(
+                T::Iban,
+                r"[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]){11,30}",
+                iban,
+            )
+        },
+        number(
             T::CreditCard,
+            13,
+            0,
             r"[0-9]{4}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}|[0-9]{4}[ -]?[0-9]{6}[ -]?[0-9]{4,5}",
             card,
         ),
-        r(
+        number(
             T::FrNir,
+            13,
+            0,
             r"[1-478] ?[0-9]{2} ?[0-9]{2} ?(?:[0-9]{2}|2[ABab]) ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}",
             nir,
         ),
-        r(T::DeTaxId, r"[1-9][0-9](?:[ ./]?[0-9]{3}){3}", tax_id),
-        r(T::UsSsn, r"[0-9]{3}[ -][0-9]{2}[ -][0-9]{4}|[0-9]{9}", ssn),
-        r(
-            T::UkNino,
-            r"[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d]",
-            nino,
+        number(
+            T::DeTaxId,
+            11,
+            0,
+            r"[1-9][0-9](?:[ ./]?[0-9]{3}){3}",
+            tax_id,
         ),
-        r(
+        number(
+            T::UsSsn,
+            9,
+            0,
+            r"[0-9]{3}[ -][0-9]{2}[ -][0-9]{4}|[0-9]{9}",
+            ssn,
+        ),
+        Recognizer {
+            numeric: Some(Numeric {
+                digits: 6,
+                dots: 0,
+                window: Window::Lead {
+                    letters: 2,
+                    space: true,
+                    len: 13,
+                },
+            }),
+            ..r(
+                T::UkNino,
+                r"[A-Za-z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-Da-d]",
+                nino,
+            )
+        },
+        number(
             T::IpAddress,
+            4,
+            3,
             r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}",
             ipv4,
         ),
-        r(
-            T::IpAddress,
-            r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}",
-            ipv6,
-        ),
-        r(
+        Recognizer {
+            ..r(
+                T::IpAddress,
+                r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}",
+                ipv6,
+            )
+        },
+        number(
             T::Phone,
+            8,
+            0,
             r"(?:\+|00)[1-9][0-9]{0,2}[ .-]?(?:\(0?[0-9]{1,4}\)[ .-]?)?[0-9]{1,4}(?:[ .-]?[0-9]{2,4}){1,5}",
             phone_international,
         ),
-        r(
+        number(
             T::Phone,
+            10,
+            0,
             r"\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4}",
             phone_nanp,
         ),
-        r(T::Phone, r"0[1-9](?:[ .-]?[0-9]{2}){4}", phone_fr),
-        r(
+        number(T::Phone, 10, 0, r"0[1-9](?:[ .-]?[0-9]{2}){4}", phone_fr),
+        number(
             T::Phone,
+            9,
+            0,
             r"0[1-9][0-9]{1,4}(?:[ /-]|\) ?)?[0-9]{3,8}(?:[ -][0-9]{1,5})?|\(0[1-9][0-9]{1,4}\) ?[0-9]{3,8}",
             phone_national,
         ),

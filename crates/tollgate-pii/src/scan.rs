@@ -1,5 +1,6 @@
 //! The scanner: one pass of a combined pattern set tells which recognizers can match; only
-//! those run, their checks confirm candidates, and overlaps go to the more specific finding.
+//! those run (the recognizers of numbers run inside the runs of digits `runs` finds, not on the
+//! whole text), their checks confirm candidates, and overlaps go to the more specific finding.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,8 @@ use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use serde::Serialize;
 
 use crate::entity::{EntityType, SecretKind};
-use crate::recognizers::{self, Check, Confirmed};
+use crate::recognizers::{self, Check, Confirmed, Numeric, Window};
+use crate::runs::{runs, Run};
 
 /// Compiled patterns are capped at this size (a tenant's pattern cannot take the memory).
 const PATTERN_SIZE_LIMIT: usize = 4 << 20;
@@ -58,6 +60,8 @@ pub enum PatternError {
 }
 
 struct Compiled {
+    /// For an identifier around digits: the runs it looks at.
+    numeric: Option<Numeric>,
     kind: EntityType,
     secret: Option<SecretKind>,
     label: Option<String>,
@@ -69,9 +73,15 @@ struct Compiled {
 /// The detector: build once (patterns compile once), scan any number of texts, from any
 /// number of threads.
 pub struct Scanner {
-    set: RegexSet,
+    /// The recognizers that run on the whole text, and their combined set (the first pass).
     compiled: Vec<Compiled>,
+    set: RegexSet,
+    /// The recognizers of numbers, which run inside runs of digits only.
+    numbers: Vec<Compiled>,
 }
+
+/// Runs with fewer digits hold nothing any recognizer looks for (an IBAN's check digits).
+const FEWEST_DIGITS: usize = 2;
 
 impl std::fmt::Debug for Scanner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -132,6 +142,7 @@ impl ScannerBuilder {
     /// Compiles everything into one scanner.
     pub fn build(self) -> Result<Scanner, PatternError> {
         let mut compiled = Vec::new();
+        let mut numbers = Vec::new();
         for r in recognizers::builtin() {
             if self
                 .only
@@ -144,14 +155,20 @@ impl ScannerBuilder {
                 name: r.kind.as_str().to_string(),
                 reason: e.to_string(),
             })?;
-            compiled.push(Compiled {
+            let c = Compiled {
+                numeric: r.numeric,
                 kind: r.kind,
                 secret: r.secret,
                 label: None,
                 regex,
                 group: r.group,
                 check: r.check,
-            });
+            };
+            if c.numeric.is_some() {
+                numbers.push(c);
+            } else {
+                compiled.push(c);
+            }
         }
         for (name, pattern, group) in self.custom {
             let regex = compile(&pattern).map_err(|e| PatternError::Invalid {
@@ -159,6 +176,7 @@ impl ScannerBuilder {
                 reason: e.to_string(),
             })?;
             compiled.push(Compiled {
+                numeric: None,
                 kind: EntityType::Custom,
                 secret: None,
                 label: Some(name),
@@ -174,7 +192,11 @@ impl ScannerBuilder {
                 name: "the combined set".into(),
                 reason: e.to_string(),
             })?;
-        Ok(Scanner { set, compiled })
+        Ok(Scanner {
+            compiled,
+            set,
+            numbers,
+        })
     }
 }
 
@@ -197,8 +219,9 @@ impl Scanner {
     pub fn new() -> Self {
         // The built-in patterns are tested to compile; a failure would be a bug in this crate.
         Self::builder().build().unwrap_or_else(|_| Scanner {
-            set: RegexSet::empty(),
             compiled: Vec::new(),
+            set: RegexSet::empty(),
+            numbers: Vec::new(),
         })
     }
 
@@ -211,23 +234,69 @@ impl Scanner {
     pub fn scan(&self, text: &str) -> Vec<Finding> {
         let mut candidates = Vec::new();
         for i in self.set.matches(text).iter() {
-            let c = &self.compiled[i];
-            if c.group == 0 {
-                for m in c.regex.find_iter(text) {
-                    if let Some(ok) = (c.check)(text, m.start(), m.end()) {
-                        candidates.push(finding(c, ok));
-                    }
-                }
-            } else {
-                for caps in c.regex.captures_iter(text) {
-                    let Some(m) = caps.get(c.group) else { continue };
-                    if let Some(ok) = (c.check)(text, m.start(), m.end()) {
-                        candidates.push(finding(c, ok));
+            find(&self.compiled[i], text, 0, text, &mut candidates);
+        }
+        if !self.numbers.is_empty() {
+            for run in runs(text).into_iter().filter(|r| r.digits >= FEWEST_DIGITS) {
+                for c in &self.numbers {
+                    let Some((from, to)) = c.numeric.and_then(|n| window(text, &run, n)) else {
+                        continue;
+                    };
+                    if let Some(part) = text.get(from..to) {
+                        find(c, text, from, part, &mut candidates);
                     }
                 }
             }
         }
         resolve(candidates)
+    }
+}
+
+/// The stretch of `text` a recognizer looks at for `run`, if the run is one it looks at.
+fn window(text: &str, run: &Run, n: Numeric) -> Option<(usize, usize)> {
+    if run.digits < n.digits || run.dots < n.dots {
+        return None;
+    }
+    match n.window {
+        Window::Run => Some((run.start, run.end)),
+        Window::Lead {
+            letters,
+            space,
+            len,
+        } => {
+            let b = text.as_bytes();
+            let gap = usize::from(space && run.start > 0 && b[run.start - 1] == b' ');
+            let from = run.start.checked_sub(letters + gap)?;
+            if !b[from..from + letters].iter().all(u8::is_ascii_alphabetic) {
+                return None;
+            }
+            let mut to = (from + len).min(text.len());
+            while !text.is_char_boundary(to) {
+                to -= 1;
+            }
+            Some((from, to))
+        }
+    }
+}
+
+/// Runs `c` over `part` (the text from byte `offset` on) and confirms each match against the
+/// whole text.
+fn find(c: &Compiled, text: &str, offset: usize, part: &str, out: &mut Vec<Finding>) {
+    let mut confirm = |start: usize, end: usize| {
+        if let Some(ok) = (c.check)(text, offset + start, offset + end) {
+            out.push(finding(c, ok));
+        }
+    };
+    if c.group == 0 {
+        for m in c.regex.find_iter(part) {
+            confirm(m.start(), m.end());
+        }
+    } else {
+        for caps in c.regex.captures_iter(part) {
+            if let Some(m) = caps.get(c.group) {
+                confirm(m.start(), m.end());
+            }
+        }
     }
 }
 
