@@ -4,6 +4,7 @@
 //! `docs/pii.md` for the types, what confirms each, and what is not found.
 
 mod entity;
+pub mod eval;
 mod offsets;
 mod recognizers;
 mod redact;

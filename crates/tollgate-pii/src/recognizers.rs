@@ -591,11 +591,16 @@ fn ipv6(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     let groups = s.split(':').filter(|g| !g.is_empty()).count();
     let addr: std::net::Ipv6Addr = s.parse().ok()?;
     let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == ':' || c == '.');
+    // A full stop ends a sentence; a dot followed by more is an IPv4 tail or a name.
+    let glued_right = match at(text, end) {
+        Some('.') => at(text, end + 1).is_some_and(|c| c.is_alphanumeric()),
+        c => glued(c),
+    };
     if groups < 3
         || addr.is_loopback()
         || addr.is_unspecified()
         || glued(before(text, start))
-        || glued(at(text, end))
+        || glued_right
     {
         return None;
     }

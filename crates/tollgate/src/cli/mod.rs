@@ -97,6 +97,9 @@ enum Command {
     /// The PII and secrets detector: `tollgate pii scan` on files or stdin.
     #[command(subcommand)]
     Pii(pii::PiiCommand),
+    /// Guard a pipeline or a commit hook: check files or stdin for personal data and secrets,
+    /// say what was found where (never the values), exit 1 on red (or amber with --fail-on).
+    Scan(pii::GuardArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -166,6 +169,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Keys(cmd) => keys::run_keys(cmd, settings).await,
         Command::MockProvider(args) => mock_provider::run(args).await,
         Command::Pii(cmd) => pii::run(cmd),
+        Command::Scan(args) => pii::guard(args),
     }
 }
 

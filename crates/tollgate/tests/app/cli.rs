@@ -532,3 +532,65 @@ fn pii_scan_writes_spans_and_risk_never_values() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("line 1") && err.contains("\"text\""), "{err}");
 }
+
+#[test]
+fn scan_guards_a_pipeline_by_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.txt");
+    let leaky = dir.path().join("leaky.env");
+    std::fs::write(&clean, "Summarise the release notes of version 1.2.3.\n").unwrap();
+    std::fs::write(
+        &leaky,
+        "LOG_LEVEL=debug\nOPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD\n",
+    )
+    .unwrap();
+    let run = |args: &[&std::path::Path], extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .arg("scan")
+            .args(extra)
+            .args(args)
+            .env_remove("TOLLGATE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let ok = run(&[&clean], &[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("clean.txt: green"));
+    let bad = run(&[&clean, &leaky], &[]);
+    assert_eq!(bad.status.code(), Some(1));
+    let text = stdout(&bad);
+    assert!(
+        text.contains("leaky.env: red") && text.contains("line 2: SECRET (model_provider_key)"),
+        "{text}"
+    );
+    assert!(!text.contains("sk-proj"), "never the value: {text}");
+    // An email is amber: it fails only with --fail-on amber.
+    let mail = dir.path().join("mail.txt");
+    std::fs::write(&mail, "write to jane@example.com").unwrap();
+    assert_eq!(run(&[&mail], &[]).status.code(), Some(0));
+    assert_eq!(
+        run(&[&mail], &["--fail-on", "amber"]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn pii_eval_scores_the_detector_on_a_generated_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("set.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["pii", "eval", "--count", "300", "--seed", "5", "--write"])
+        .arg(&set)
+        .env_remove("TOLLGATE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    for needle in ["EMAIL", "IBAN", "micro, all types", "prompts without personal data flagged"] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+    let lines = std::fs::read_to_string(&set).unwrap();
+    assert_eq!(lines.lines().count(), 300);
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert!(first["id"].is_string() && first["text"].is_string() && first["spans"].is_array());
+}
