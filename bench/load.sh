@@ -75,8 +75,11 @@ app=00000000-0000-0000-0000-000000000010
 free=$("$bin" --config "$work/tollgate.toml" keys create --app "$app" --name bench-free | tail -n 1)
 paying=$("$bin" --config "$work/tollgate.toml" keys create --app "$app" --name bench-credits --credits 1000000 | tail -n 1)
 
-body='{"model": "MODEL", "messages": [{"role": "user", "content": "Say hello to the load test"}]}'
-stream_body='{"model": "MODEL", "stream": true, "messages": [{"role": "user", "content": "Say hello to the load test"}]}'
+# BENCH_PROMPT replaces the prompt (JSON-escaped), e.g. one with personal data for the PII
+# firewall's redact-and-restore path; TOLLGATE_PII__ENABLED=false turns the firewall off.
+prompt="${BENCH_PROMPT:-Say hello to the load test}"
+body="{\"model\": \"MODEL\", \"messages\": [{\"role\": \"user\", \"content\": \"$prompt\"}]}"
+stream_body="{\"model\": \"MODEL\", \"stream\": true, \"messages\": [{\"role\": \"user\", \"content\": \"$prompt\"}]}"
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
@@ -107,7 +110,7 @@ print(f"| {name} | {s['requestsPerSec']:.0f} | {ms(lat['p50']):.3f} | {ms(lat['p
 PY
 }
 
-echo "machine: $(nproc) cores, $(uname -r); $($bin --version); $($oha --version); ${secs}s per run; $backend; worker threads: ${TOLLGATE_SERVER__WORKER_THREADS:-0 (one per core)}"
+echo "machine: $(nproc) cores, $(uname -r); $($bin --version); $($oha --version); ${secs}s per run; $backend; worker threads: ${TOLLGATE_SERVER__WORKER_THREADS:-0 (one per core)}; PII firewall: ${TOLLGATE_PII__ENABLED:-true}; prompt: $prompt"
 echo
 echo "| run | req/s | p50 ms | p99 ms | gateway CPU ms/req | mock CPU ms/req | 200s |"
 echo "|---|---|---|---|---|---|---|"

@@ -71,6 +71,31 @@ fn main() {
         pct(0.99),
         pct(1.0)
     );
+    // Adversarial input: time per KB must not grow with the size (no super-linear case).
+    for (name, unit) in [
+        ("digits and separators", "1 2-3.4 (5) 6/7 +8 90 "),
+        ("at signs", "a@b@c.d@"),
+        ("brackets", "[EMAIL_[[[EMAIL_1"),
+        ("key prefixes", "sk-ghp_AKIAeyJ.eyJ."),
+    ] {
+        let per_kb: Vec<String> = [16 * 1024, 256 * 1024]
+            .iter()
+            .map(|&size| {
+                let text = unit.repeat(size / unit.len());
+                let started = Instant::now();
+                let mut n = 0u32;
+                while started.elapsed() < Duration::from_millis(300) {
+                    black_box(scanner.scan(black_box(&text)));
+                    n += 1;
+                }
+                let us_per_kb = started.elapsed().as_secs_f64() * 1e6
+                    / f64::from(n)
+                    / (text.len() as f64 / 1024.0);
+                format!("{} KB {us_per_kb:.1} µs/KB", text.len() / 1024)
+            })
+            .collect();
+        println!("adversarial {name}: {}", per_kb.join(", "));
+    }
     // Prose without personal data, 64 KB: the common path.
     let plain = PROMPTS[..4]
         .join("\n")

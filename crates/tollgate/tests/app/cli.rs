@@ -584,9 +584,18 @@ fn pii_eval_scores_the_detector_on_a_generated_set() {
         .env_remove("TOLLGATE_CONFIG")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = stdout(&out);
-    for needle in ["EMAIL", "IBAN", "micro, all types", "prompts without personal data flagged"] {
+    for needle in [
+        "EMAIL",
+        "IBAN",
+        "micro, all types",
+        "prompts without personal data flagged",
+    ] {
         assert!(text.contains(needle), "{needle} in {text}");
     }
     let lines = std::fs::read_to_string(&set).unwrap();
