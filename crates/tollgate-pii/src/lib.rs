@@ -5,6 +5,7 @@
 
 mod entity;
 pub mod eval;
+mod names;
 mod offsets;
 mod recognizers;
 mod redact;

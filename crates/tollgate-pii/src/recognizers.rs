@@ -2,6 +2,7 @@
 //! confirms them (checksum, allocation rules, boundaries, nearby words) and may narrow the span.
 
 use crate::entity::{EntityType, SecretKind};
+use crate::names;
 use crate::text::{
     alnum, at, before, digits, isolated, number_continues, one_separator, preceded_by,
 };
@@ -29,6 +30,9 @@ pub(crate) struct Recognizer {
     /// For an identifier built around digits: it runs only where a run of digits
     /// (`crate::runs`) allows it, not on the whole text.
     pub numeric: Option<Numeric>,
+    /// Whether it runs on its own instead of in the scanner's combined first pass (its
+    /// pattern, with Unicode letter classes, would make the combined automaton far slower).
+    pub own_pass: bool,
 }
 
 /// Which runs of digits a recognizer looks at, and where around them.
@@ -64,6 +68,7 @@ const fn r(kind: EntityType, pattern: &'static str, check: Check) -> Recognizer 
         group: 0,
         check,
         numeric: None,
+        own_pass: false,
     }
 }
 
@@ -86,6 +91,7 @@ const fn number(
             dots,
             window: Window::Run,
         }),
+        own_pass: false,
     }
 }
 
@@ -98,6 +104,7 @@ const fn secret(kind: SecretKind, pattern: &'static str, group: usize, check: Ch
         group,
         check,
         numeric: None,
+        own_pass: false,
     }
 }
 
@@ -351,6 +358,60 @@ pub(crate) fn builtin() -> Vec<Recognizer> {
             r"0[1-9][0-9]{1,4}(?:[ /-]|\) ?)?[0-9]{3,8}(?:[ -][0-9]{1,5})?|\(0[1-9][0-9]{1,4}\) ?[0-9]{3,8}",
             phone_national,
         ),
+        // Names and addresses (`crate::names`): lexicon and context, no checksum.
+        Recognizer {
+            own_pass: true,
+            ..r(
+            T::Person,
+            concat!(
+                "[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?",
+                "(?: (?:(?:von|van|de|du|le|da|di|der|den) )?[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?){1,2}"
+            ),
+            names::person,
+        )
+        },
+        Recognizer {
+            group: 1,
+            own_pass: true,
+            ..r(
+                T::Person,
+                r"(?:(?-u:\b)(?:Mr|Mrs|Ms|Dr|Prof|Herr|Frau|Mme|Mlle)\.? |(?-u:\b)M\. )([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?)",
+                names::titled,
+            )
+        },
+        Recognizer {
+            own_pass: true,
+            ..r(
+            T::Address,
+            concat!(
+                r"[0-9]{1,5}[A-Za-z]? (?:[A-Z][a-z]+ ){1,3}(?:Street|St\.|Road|Rd\.|Avenue|Ave\.|Lane|Drive|Boulevard|Blvd\.|Way|Place|Court|Terrace|Close|Square)",
+                r"(?:,? [A-Z][a-z]+(?: [A-Z][a-z]+){0,2})?(?:,? [A-Z]{1,2}[0-9][0-9A-Z]? ?[0-9][A-Z]{2}|,? [A-Z]{2} [0-9]{5})?"
+            ),
+            names::address,
+        )
+        },
+        Recognizer {
+            own_pass: true,
+            ..r(
+            T::Address,
+            concat!(
+                r"(?:[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer)|[A-ZÄÖÜ][a-zäöüß]+ (?:Straße|Strasse|Weg|Platz|Allee)) [0-9]{1,4}[a-z]?",
+                r"(?:,? [0-9]{5} [A-ZÄÖÜ][a-zäöüß]+(?:[- ][A-ZÄÖÜ][a-zäöüß]+)?)?"
+            ),
+            names::address,
+        )
+        },
+        Recognizer {
+            own_pass: true,
+            ..r(
+            T::Address,
+            concat!(
+                r"[0-9]{1,4}(?: ?(?:bis|ter))?,? (?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route|cours) (?:(?:de la|de l'|du|des|de|d') ?)?[A-ZÀ-Ý][a-zà-ÿ'-]+(?: [A-ZÀ-Ý][a-zà-ÿ'-]+)*",
+                r"(?:,? [0-9]{5} [A-ZÀ-Ý][a-zà-ÿ-]+(?: [A-ZÀ-Ý][a-zà-ÿ-]+)*)?"
+            ),
+            names::address,
+        )
+        },
     ]
 }
 

@@ -76,6 +76,8 @@ pub struct Scanner {
     /// The recognizers that run on the whole text, and their combined set (the first pass).
     compiled: Vec<Compiled>,
     set: RegexSet,
+    /// The recognizers that run on their own on the whole text.
+    alone: Vec<Compiled>,
     /// The recognizers of numbers, which run inside runs of digits only.
     numbers: Vec<Compiled>,
 }
@@ -143,6 +145,7 @@ impl ScannerBuilder {
     pub fn build(self) -> Result<Scanner, PatternError> {
         let mut compiled = Vec::new();
         let mut numbers = Vec::new();
+        let mut alone = Vec::new();
         for r in recognizers::builtin() {
             if self
                 .only
@@ -166,6 +169,8 @@ impl ScannerBuilder {
             };
             if c.numeric.is_some() {
                 numbers.push(c);
+            } else if r.own_pass {
+                alone.push(c);
             } else {
                 compiled.push(c);
             }
@@ -195,6 +200,7 @@ impl ScannerBuilder {
         Ok(Scanner {
             compiled,
             set,
+            alone,
             numbers,
         })
     }
@@ -221,6 +227,7 @@ impl Scanner {
         Self::builder().build().unwrap_or_else(|_| Scanner {
             compiled: Vec::new(),
             set: RegexSet::empty(),
+            alone: Vec::new(),
             numbers: Vec::new(),
         })
     }
@@ -235,6 +242,9 @@ impl Scanner {
         let mut candidates = Vec::new();
         for i in self.set.matches(text).iter() {
             find(&self.compiled[i], text, 0, text, &mut candidates);
+        }
+        for c in &self.alone {
+            find(c, text, 0, text, &mut candidates);
         }
         if !self.numbers.is_empty() {
             for run in runs(text).into_iter().filter(|r| r.digits >= FEWEST_DIGITS) {

