@@ -60,23 +60,11 @@ impl Firewall {
             .unwrap_or(self.settings.action)
     }
 
-    /// Screens `body`. A body with nothing to act on is passed on as it came (not copied);
-    /// one that does not parse is left to the body parser, which says what is wrong with it.
+    /// Screens `body`, each string on its own (with its object key as context: the value of
+    /// `"password"` is a password). A body with nothing to act on is passed on as it came (not
+    /// copied); one that does not parse is left to the body parser, which says what is wrong
+    /// with it.
     pub(crate) fn screen(&self, body: Bytes) -> Result<Screened, GatewayError> {
-        let Ok(text) = std::str::from_utf8(&body) else {
-            return Ok(Screened {
-                body,
-                ..Screened::default()
-            });
-        };
-        // Fast path: JSON without escapes holds its strings verbatim, so scanning the raw
-        // text finds everything a scan of each string would.
-        if !text.contains('\\') && self.scanner.scan(text).is_empty() {
-            return Ok(Screened {
-                body,
-                ..Screened::default()
-            });
-        }
         let Ok(mut json) = serde_json::from_slice::<Value>(&body) else {
             return Ok(Screened {
                 body,
@@ -90,7 +78,8 @@ impl Firewall {
             blocked: BTreeSet::new(),
             changed: false,
         };
-        pass.value(&mut json);
+        reserve(&mut pass.redaction, &json);
+        pass.value(&mut json, None);
         if !pass.blocked.is_empty() {
             let types: Vec<&str> = pass.blocked.iter().map(|t| t.as_str()).collect();
             return Err(GatewayError::SensitiveData {
@@ -122,19 +111,71 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    fn value(&mut self, v: &mut Value) {
+    /// Screens `v`, found under object key `key`.
+    fn value(&mut self, v: &mut Value, key: Option<&str>) {
         match v {
-            Value::String(s) => self.string(s),
-            Value::Array(items) => items.iter_mut().for_each(|i| self.value(i)),
-            Value::Object(fields) => fields.values_mut().for_each(|f| self.value(f)),
+            Value::String(s) => {
+                if let Some(redacted) = self.text(s, key) {
+                    *s = redacted;
+                }
+            }
+            // A number can be a card or an account: it leaves as a placeholder string then.
+            Value::Number(n) => {
+                if let Some(redacted) = self.text(&n.to_string(), key) {
+                    *v = Value::String(redacted);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| self.value(i, key)),
+            Value::Object(fields) => {
+                let keys_found = fields
+                    .keys()
+                    .any(|k| !self.firewall.scanner.scan(k).is_empty());
+                if keys_found {
+                    // Keys with personal data in them are screened (and renamed) too.
+                    let old = std::mem::take(fields);
+                    for (k, mut child) in old {
+                        let k = self.text(&k, None).unwrap_or(k);
+                        self.value(&mut child, Some(&k));
+                        fields.insert(k, child);
+                    }
+                } else {
+                    for (k, child) in fields.iter_mut() {
+                        self.value(child, Some(k));
+                    }
+                }
+            }
             _ => {}
         }
     }
 
-    fn string(&mut self, s: &mut String) {
-        let findings = self.firewall.scanner.scan(s);
+    /// The redacted `s`, if anything in it is to be redacted; records what was found. `key`
+    /// is scanned with it as context (`password: hunter22`), its own findings left out.
+    fn text(&mut self, s: &str, key: Option<&str>) -> Option<String> {
+        let prefix = key.map(|k| format!("{k}: ")).unwrap_or_default();
+        let findings: Vec<Finding> = if prefix.is_empty() {
+            self.firewall.scanner.scan(s)
+        } else {
+            let joined = format!("{prefix}{s}");
+            let mut own = self.firewall.scanner.scan(s);
+            // What only the key's context reveals, shifted back onto `s`.
+            for f in self.firewall.scanner.scan(&joined) {
+                if f.start >= prefix.len()
+                    && !own
+                        .iter()
+                        .any(|o| o.start < f.end - prefix.len() && f.start - prefix.len() < o.end)
+                {
+                    own.push(Finding {
+                        start: f.start - prefix.len(),
+                        end: f.end - prefix.len(),
+                        ..f
+                    });
+                }
+            }
+            own.sort_by_key(|f| f.start);
+            own
+        };
         if findings.is_empty() {
-            return;
+            return None;
         }
         let mut redact = false;
         for f in &findings {
@@ -149,7 +190,7 @@ impl Pass<'_> {
             self.found.insert(f.kind);
         }
         if !redact {
-            return;
+            return None;
         }
         let replacement = match self.firewall.settings.redaction {
             PiiRedaction::Placeholder => Replacement::Placeholder,
@@ -159,17 +200,45 @@ impl Pass<'_> {
         let firewall = self.firewall;
         let how =
             |f: &Finding| (firewall.action(f.kind) == PiiAction::Redact).then_some(replacement);
-        *s = self.redaction.apply(s, &findings, how);
         self.changed = true;
+        Some(self.redaction.apply(s, &findings, how))
     }
 }
 
-/// Puts the placeholders of `redaction` back in every string of a whole answer.
-pub(crate) fn restore_json(redaction: &Redaction, v: &mut Value) {
+/// Marks every placeholder-shaped piece the caller wrote anywhere in the request as taken.
+fn reserve(redaction: &mut Redaction, v: &Value) {
     match v {
-        Value::String(s) if s.contains('[') => *s = redaction.restore(s),
-        Value::Array(items) => items.iter_mut().for_each(|i| restore_json(redaction, i)),
-        Value::Object(fields) => fields.values_mut().for_each(|f| restore_json(redaction, f)),
+        Value::String(s) => redaction.reserve(s),
+        Value::Array(items) => items.iter().for_each(|i| reserve(redaction, i)),
+        Value::Object(fields) => fields.iter().for_each(|(k, f)| {
+            redaction.reserve(k);
+            reserve(redaction, f);
+        }),
+        _ => {}
+    }
+}
+
+/// Puts the placeholders of `redaction` back in every string of a whole answer (escaped in
+/// tool-call `arguments`, which are JSON documents in a string).
+pub(crate) fn restore_json(redaction: &Redaction, v: &mut Value) {
+    restore_value(redaction, v, false);
+}
+
+fn restore_value(redaction: &Redaction, v: &mut Value, json_text: bool) {
+    match v {
+        Value::String(s) if s.contains('[') => {
+            *s = if json_text {
+                redaction.restore_in_json(s)
+            } else {
+                redaction.restore(s)
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| restore_value(redaction, i, false)),
+        Value::Object(fields) => fields
+            .iter_mut()
+            .for_each(|(k, f)| restore_value(redaction, f, k == "arguments")),
         _ => {}
     }
 }
@@ -220,14 +289,33 @@ impl StreamRestore {
         out
     }
 
+    /// Whether the channel's text is a JSON document (tool arguments or input).
+    fn is_json(&self, channel: &Channel) -> bool {
+        match channel {
+            Channel::Arguments(..) => true,
+            Channel::Block(i) => self.json_blocks.contains(i),
+            Channel::Content(_) => false,
+        }
+    }
+
     fn piece(&mut self, channel: Channel, text: &mut String) {
+        let json = self.is_json(&channel);
         let restorer = self.channels.entry(channel).or_default();
-        *text = restorer.push(&self.redaction, text);
+        *text = if json {
+            restorer.push_in_json(&self.redaction, text)
+        } else {
+            restorer.push(&self.redaction, text)
+        };
     }
 
     fn held(&mut self, channel: &Channel) -> Option<String> {
+        let json = self.is_json(channel);
         let mut restorer = self.channels.remove(channel)?;
-        let rest = restorer.finish(&self.redaction);
+        let rest = if json {
+            restorer.finish_in_json(&self.redaction)
+        } else {
+            restorer.finish(&self.redaction)
+        };
         (!rest.is_empty()).then_some(rest)
     }
 
@@ -255,6 +343,14 @@ impl StreamRestore {
                 }
             }
             if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
+                // Held content ends this choice's text: it goes last in this very chunk.
+                if let Some(held) = self.held(&Channel::Content(index)) {
+                    let delta = &mut choice["delta"];
+                    match delta.get_mut("content") {
+                        Some(Value::String(text)) => text.push_str(&held),
+                        _ => delta["content"] = Value::String(held),
+                    }
+                }
                 flushes.push(index);
             }
         }
@@ -360,6 +456,7 @@ impl StreamRestore {
 mod tests {
     use super::*;
     use serde_json::json;
+    use tollgate_config::PiiSettings;
 
     fn redaction() -> Arc<Redaction> {
         let text = "mail a@example.com";
@@ -394,7 +491,7 @@ mod tests {
     }
 
     #[test]
-    fn openai_pieces_are_restored_across_chunks_and_flushed_before_the_finish() {
+    fn openai_pieces_are_restored_across_chunks_and_flushed_in_the_finish() {
         let mut s = StreamRestore::new(redaction(), Wire::OpenAi);
         let mut out = Vec::new();
         for e in [
@@ -406,12 +503,21 @@ mod tests {
         }
         out.extend(s.pass(Outgoing::Done));
         assert_eq!(contents(&out), vec!["write ", "a@example.com and ", "["]);
-        // The held "[" went out in its own chunk before the finishing one, which is unchanged.
+        // The held "[" ends the text: it went out in the finishing chunk itself.
         let Outgoing::Json(last) = &out[out.len() - 2] else {
             panic!("a chunk")
         };
         assert_eq!(last["choices"][0]["finish_reason"], "stop");
+        assert_eq!(last["choices"][0]["delta"]["content"], "[");
         assert!(matches!(out.last(), Some(Outgoing::Done)));
+    }
+
+    #[test]
+    fn a_finishing_chunk_with_text_keeps_the_order() {
+        let mut s = StreamRestore::new(redaction(), Wire::OpenAi);
+        let mut out = s.pass(chunk(Some("Hi [EM"), None));
+        out.extend(s.pass(chunk(Some("AIL_1] bye ["), Some("stop"))));
+        assert_eq!(contents(&out).concat(), "Hi a@example.com bye [");
     }
 
     #[test]
@@ -456,6 +562,79 @@ mod tests {
                 json!({"type": "input_json_delta", "partial_json": "[EMAIL_1"}),
             ]
         );
+    }
+
+    #[test]
+    fn values_go_back_into_tool_arguments_escaped() {
+        let text = "pw postgres://u:p\"w@db/x";
+        let mut r = Redaction::new(b"k");
+        let redacted = r.apply(text, &Scanner::new().scan(text), |_| {
+            Some(Replacement::Placeholder)
+        });
+        assert!(redacted.contains("[SECRET_1]"));
+        let r = Arc::new(r);
+        let mut v = json!({"choices": [{"message": {"tool_calls": [{"function": {"arguments": "{\"pw\":\"[SECRET_1]\"}"}}]}}]});
+        restore_json(&r, &mut v);
+        let args = v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .unwrap_or_default();
+        let parsed: Value = serde_json::from_str(args).unwrap_or_default();
+        assert_eq!(parsed["pw"], "p\"w", "{args}");
+        let mut s = StreamRestore::new(r, Wire::Anthropic);
+        let delta = |d: Value| {
+            Outgoing::Json(json!({"type": "content_block_delta", "index": 0, "delta": d}))
+        };
+        let mut out = s.pass(delta(
+            json!({"type": "input_json_delta", "partial_json": "{\"pw\": \"[SECR"}),
+        ));
+        out.extend(s.pass(delta(
+            json!({"type": "input_json_delta", "partial_json": "ET_1]\"}"}),
+        )));
+        let joined: String = out
+            .iter()
+            .filter_map(|e| match e {
+                Outgoing::Json(v) => v["delta"]["partial_json"].as_str().map(str::to_string),
+                Outgoing::Done => None,
+            })
+            .collect();
+        let parsed: Value = serde_json::from_str(&joined).unwrap_or_default();
+        assert_eq!(parsed["pw"], "p\"w", "{joined}");
+    }
+
+    #[test]
+    fn every_string_key_and_number_is_screened_with_its_key_as_context() {
+        let Some(firewall) = Firewall::new(&PiiSettings::default()) else {
+            panic!("on by default")
+        };
+        let body = json!({
+            "messages": [
+                {"role": "user", "name": "order_desk", "content": "call (415) 555-2671"},
+                {"role": "user", "content": "quoting [PHONE_1] from before"}
+            ],
+            "metadata": {"password": "hunter22xyz", "jane@example.com": true},
+            "card": 4111111111111111u64
+        });
+        let screened = firewall
+            .screen(Bytes::from(body.to_string()))
+            .unwrap_or_default();
+        let sent: Value = serde_json::from_slice(&screened.body).unwrap_or_default();
+        let text = sent.to_string();
+        for value in [
+            "555-2671",
+            "hunter22xyz",
+            "jane@example.com",
+            "4111111111111111",
+        ] {
+            assert!(!text.contains(value), "{value} left in {text}");
+        }
+        // The caller's own "[PHONE_1]" is not reused, so restoring cannot rewrite it.
+        assert_eq!(sent["messages"][0]["content"], "call [PHONE_2]");
+        assert_eq!(
+            sent["messages"][1]["content"],
+            "quoting [PHONE_1] from before"
+        );
+        assert_eq!(sent["card"], "[CREDIT_CARD_1]");
+        assert!(screened.found.contains(&EntityType::Secret));
     }
 
     #[test]

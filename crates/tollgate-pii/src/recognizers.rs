@@ -237,9 +237,11 @@ pub(crate) fn builtin() -> Vec<Recognizer> {
         ),
         secret(
             S::PrivateKey,
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+            // The whole block, to its END line or, when it was cut off, to the end of the text:
+            // one match per block, found in one pass (no search per header).
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)",
             0,
-            private_key,
+            anywhere,
         ),
         secret(
             S::Password,
@@ -429,21 +431,6 @@ fn token(text: &str, start: usize, end: usize) -> Option<Confirmed> {
 /// Unambiguous by its shape wherever it is.
 fn anywhere(_text: &str, start: usize, end: usize) -> Option<Confirmed> {
     sure(start, end, 0.99)
-}
-
-/// A private key block: to its END line, or to the end of the text when it was cut.
-fn private_key(text: &str, start: usize, end: usize) -> Option<Confirmed> {
-    let rest = text.get(end..)?;
-    let stop = match rest.find("-----END ") {
-        Some(i) => {
-            let after = end + i + "-----END ".len();
-            text.get(after..)
-                .and_then(|t| t.find("-----"))
-                .map_or(text.len(), |j| after + j + 5)
-        }
-        None => text.len(),
-    };
-    sure(start, stop, 0.99)
 }
 
 /// A password value: not a placeholder, a reference to somewhere else, or a plain word of the

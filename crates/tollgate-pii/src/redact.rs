@@ -32,6 +32,8 @@ pub struct Redaction {
     hash_key: Vec<u8>,
     /// Placeholder → original value.
     originals: HashMap<String, String>,
+    /// Placeholder-shaped text the caller wrote (`[EMAIL_1]`): never handed out.
+    reserved: std::collections::HashSet<String>,
     /// (type, original value) → placeholder, so a repeated value keeps its placeholder.
     placeholders: HashMap<(EntityType, String), String>,
     /// Next number per type.
@@ -55,6 +57,7 @@ impl Redaction {
         Self {
             hash_key: hash_key.to_vec(),
             originals: HashMap::new(),
+            reserved: std::collections::HashSet::new(),
             placeholders: HashMap::new(),
             next: HashMap::new(),
             longest: 0,
@@ -66,6 +69,28 @@ impl Redaction {
         self.originals.is_empty()
     }
 
+    /// Marks the placeholder-shaped pieces of `text` (`[WORD_DIGITS]`) as taken, so none is
+    /// handed out: call it on every string of a request before redacting any, and restoring
+    /// the answer cannot turn the caller's own text into a value. One pass over the text.
+    pub fn reserve(&mut self, text: &str) {
+        let b = text.as_bytes();
+        let mut i = 0;
+        while let Some(open) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'[')) {
+            let from = i + open;
+            let body = b[from + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || **c == b'_')
+                .count();
+            let close = from + 1 + body;
+            if body > 0 && b.get(close) == Some(&b']') {
+                if let Some(token) = text.get(from..=close) {
+                    self.reserved.insert(token.to_string());
+                }
+            }
+            i = from + 1;
+        }
+    }
+
     /// `text` with each of `findings` (sorted, disjoint, as [`crate::Scanner::scan`] gives
     /// them) replaced as `how(finding)` says; `None` leaves a finding as it is.
     pub fn apply(
@@ -74,6 +99,7 @@ impl Redaction {
         findings: &[Finding],
         how: impl Fn(&Finding) -> Option<Replacement>,
     ) -> String {
+        self.reserve(text);
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
         for f in findings {
@@ -87,10 +113,10 @@ impl Redaction {
             out.push_str(before);
             match replacement {
                 Replacement::Placeholder => {
-                    let p = self.placeholder(f.kind, value, text);
+                    let p = self.placeholder(f.kind, value);
                     out.push_str(&p);
                 }
-                Replacement::Mask => mask_into(value, &mut out),
+                Replacement::Mask => mask_into(value, keeps_tail(f.kind), &mut out),
                 Replacement::Hash => {
                     let _ = write!(out, "[{}_{}]", f.kind.as_str(), self.hash(value));
                 }
@@ -102,15 +128,15 @@ impl Redaction {
     }
 
     /// The placeholder for `value` of type `kind`: its own if it had one, else the next
-    /// number of the type not already present in `text` (so restoring cannot touch text the
-    /// caller wrote).
-    fn placeholder(&mut self, kind: EntityType, value: &str, text: &str) -> String {
+    /// number of the type that is not reserved (so restoring cannot touch text the caller
+    /// wrote).
+    fn placeholder(&mut self, kind: EntityType, value: &str) -> String {
         if let Some(p) = self.placeholders.get(&(kind, value.to_string())) {
             return p.clone();
         }
         let n = self.next.entry(kind).or_insert(1);
         let mut p = format!("[{}_{}]", kind.as_str(), n);
-        while text.contains(&p) || self.originals.contains_key(&p) {
+        while self.reserved.contains(&p) || self.originals.contains_key(&p) {
             *n += 1;
             p = format!("[{}_{}]", kind.as_str(), n);
         }
@@ -141,6 +167,17 @@ impl Redaction {
     /// `text` with every placeholder of this request put back; other text, placeholders the
     /// model invented included, stays as it is.
     pub fn restore(&self, text: &str) -> String {
+        self.restore_as(text, false)
+    }
+
+    /// Like [`Redaction::restore`] for text that is itself JSON (tool-call arguments): each
+    /// value goes back escaped as a JSON string's content, so a quote, backslash or newline
+    /// in it cannot break or extend the document.
+    pub fn restore_in_json(&self, text: &str) -> String {
+        self.restore_as(text, true)
+    }
+
+    fn restore_as(&self, text: &str, json: bool) -> String {
         if self.originals.is_empty() || !text.contains('[') {
             return text.to_string();
         }
@@ -156,7 +193,11 @@ impl Redaction {
                 self.originals.get(candidate).map(|v| (v, close))
             }) {
                 Some((original, close)) => {
-                    out.push_str(original);
+                    if json {
+                        escape_json_into(original, &mut out);
+                    } else {
+                        out.push_str(original);
+                    }
                     rest = &tail[close + 1..];
                 }
                 None => {
@@ -175,10 +216,36 @@ impl Redaction {
     }
 }
 
-/// `*` for all but the last four characters (all of them when there are at most four).
-fn mask_into(value: &str, out: &mut String) {
+/// `value` as the content of a JSON string.
+fn escape_json_into(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+}
+
+/// Whether a mask keeps the last four characters, as receipts do for cards and accounts; for
+/// names, passwords and keys it keeps nothing.
+fn keeps_tail(kind: EntityType) -> bool {
+    matches!(
+        kind,
+        EntityType::CreditCard | EntityType::Iban | EntityType::Phone
+    )
+}
+
+/// `*` for every character, or for all but the last four (`keep_tail`, when there are more).
+fn mask_into(value: &str, keep_tail: bool, out: &mut String) {
     let n = value.chars().count();
-    let keep = if n > 4 { 4 } else { 0 };
+    let keep = if keep_tail && n > 4 { 4 } else { 0 };
     for (i, c) in value.chars().enumerate() {
         if i + keep < n {
             out.push('*');
@@ -199,6 +266,15 @@ pub struct StreamRestorer {
 impl StreamRestorer {
     /// The restored text to send for `piece`.
     pub fn push(&mut self, redaction: &Redaction, piece: &str) -> String {
+        self.push_as(redaction, piece, false)
+    }
+
+    /// Like [`StreamRestorer::push`] for pieces of a JSON document (streamed tool arguments).
+    pub fn push_in_json(&mut self, redaction: &Redaction, piece: &str) -> String {
+        self.push_as(redaction, piece, true)
+    }
+
+    fn push_as(&mut self, redaction: &Redaction, piece: &str, json: bool) -> String {
         if redaction.is_empty() {
             return piece.to_string();
         }
@@ -210,12 +286,17 @@ impl StreamRestorer {
             _ => text.len(),
         };
         self.held = text[cut..].to_string();
-        redaction.restore(&text[..cut])
+        redaction.restore_as(&text[..cut], json)
     }
 
     /// What is held back, at the end of the stream.
     pub fn finish(&mut self, redaction: &Redaction) -> String {
         redaction.restore(&std::mem::take(&mut self.held))
+    }
+
+    /// What is held back, at the end of a streamed JSON document.
+    pub fn finish_in_json(&mut self, redaction: &Redaction) -> String {
+        redaction.restore_in_json(&std::mem::take(&mut self.held))
     }
 
     /// Whether text is held back.
@@ -277,6 +358,32 @@ mod tests {
         );
         assert_ne!(again, other);
         assert!(r.is_empty(), "masks and hashes keep nothing");
+    }
+
+    #[test]
+    fn placeholders_the_caller_wrote_anywhere_are_not_handed_out() {
+        let mut r = Redaction::new(b"k");
+        r.reserve("an earlier message quoting [EMAIL_1] and [EMAIL_2]");
+        let text = "mail a@example.com";
+        let out = r.apply(text, &Scanner::new().scan(text), |_| {
+            Some(Replacement::Placeholder)
+        });
+        assert_eq!(out, "mail [EMAIL_3]");
+        assert_eq!(r.restore("[EMAIL_1] [EMAIL_3]"), "[EMAIL_1] a@example.com");
+    }
+
+    #[test]
+    fn json_restores_escape_the_value() {
+        let text = "pw postgres://u:p\"w@db/x";
+        let mut r = Redaction::new(b"k");
+        let out = r.apply(text, &Scanner::new().scan(text), |_| {
+            Some(Replacement::Placeholder)
+        });
+        assert!(out.contains("[SECRET_1]"), "{out}");
+        assert_eq!(
+            r.restore_in_json("{\"p\": \"[SECRET_1]\"}"),
+            "{\"p\": \"p\\\"w\"}"
+        );
     }
 
     #[test]
