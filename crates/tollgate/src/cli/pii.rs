@@ -112,8 +112,13 @@ pub(super) fn guard(args: GuardArgs) -> anyhow::Result<ExitCode> {
         let risk = thresholds.risk(&findings);
         failed |= risk >= fail_at;
         say!("{name}: {}", risk.as_str());
+        // Lines counted as the findings go by (they are in order): one pass over the text.
+        let (mut line, mut counted) = (1, 0);
         for f in &findings {
-            let line = text[..f.start].matches('\n').count() + 1;
+            line += text
+                .get(counted..f.start)
+                .map_or(0, |t| t.matches('\n').count());
+            counted = f.start;
             match f.secret {
                 Some(kind) => say!("  line {line}: {} ({})", f.kind, kind.as_str()),
                 None => say!("  line {line}: {}", f.kind),
