@@ -84,11 +84,13 @@ impl Exchange {
             (_, Err(rejection)) => Err(rejection),
         };
         let (body, restore, pii_found) = match screened {
-            Ok(s) => (
-                Ok(s.body),
-                s.restore,
-                s.found.iter().map(|t| t.as_str().to_string()).collect(),
-            ),
+            Ok(s) => (Ok(s.body), s.restore, {
+                // Names sorted as text, so equal sets always read the same.
+                let mut names: Vec<String> =
+                    s.found.iter().map(|t| t.as_str().to_string()).collect();
+                names.sort();
+                names
+            }),
             Err(rejection) => (Err(rejection), None, Vec::new()),
         };
         let raw = body.as_ref().map(Bytes::clone).unwrap_or_default();

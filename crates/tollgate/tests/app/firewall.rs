@@ -48,9 +48,17 @@ async fn the_provider_sees_placeholders_only(db: TestDb) {
     for value in [EMAIL, CARD, IBAN, KEY] {
         assert!(!echo.contains(value), "{value} reached the provider");
     }
-    let flagged = usage_of(&app.store, &id, "CAST(pii_detected AS TEXT)").await;
+    let flagged = usage_of(
+        &app.store,
+        &id,
+        "CAST(pii_detected AS TEXT) || '|' || pii_types",
+    )
+    .await;
     assert!(
-        matches!(flagged.as_deref(), Some("true") | Some("1")),
+        matches!(
+            flagged.as_deref(),
+            Some("true|CREDIT_CARD,EMAIL,IBAN,SECRET") | Some("1|CREDIT_CARD,EMAIL,IBAN,SECRET")
+        ),
         "{flagged:?}"
     );
 }
