@@ -76,7 +76,10 @@ impl Exchange {
     ) -> Result<(Self, T), GatewayError> {
         let started = Instant::now();
         let screened = match (&state.firewall, body) {
-            (Some(firewall), Ok(bytes)) => Ok(firewall.screen(bytes)?),
+            (Some(firewall), Ok(bytes)) => Ok(firewall.screen(bytes).inspect_err(|e| {
+                // The operator sees every refusal: who, and the types (never the values).
+                tracing::warn!(tenant = %grant.tenant_id, key = %grant.key_id, refusal = %e, "the PII firewall blocked a request");
+            })?),
             (_, Ok(bytes)) => Ok(Screened {
                 body: bytes,
                 ..Screened::default()
