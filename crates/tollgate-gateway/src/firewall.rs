@@ -151,7 +151,12 @@ impl Pass<'_> {
     /// The redacted `s`, if anything in it is to be redacted; records what was found. `key`
     /// is scanned with it as context (`password: hunter22`), its own findings left out.
     fn text(&mut self, s: &str, key: Option<&str>) -> Option<String> {
-        let prefix = key.map(|k| format!("{k}: ")).unwrap_or_default();
+        // Only a key holding a context word can change what is found: scan it with the value
+        // then, and only then (the value alone is always scanned).
+        let prefix = key
+            .filter(|k| self.firewall.scanner.gives_context(k))
+            .map(|k| format!("{k}: "))
+            .unwrap_or_default();
         let findings: Vec<Finding> = if prefix.is_empty() {
             self.firewall.scanner.scan(s)
         } else {

@@ -348,6 +348,14 @@ const INTRODUCERS: &[&str] = &[
     "cordialement,\n",
 ];
 
+/// Whether lower-case `text` holds one of the words that introduce a person (without the
+/// space or punctuation they are written with).
+pub(crate) fn introduced_by(text: &str) -> bool {
+    INTRODUCERS
+        .iter()
+        .any(|i| text.contains(i.trim_end_matches([' ', '\n', ',', ':'])))
+}
+
 /// Capitalised words that start sentences or name things, never given names here.
 const NOT_SURNAMES: &[&str] = &[
     "The",

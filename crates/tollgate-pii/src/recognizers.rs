@@ -132,6 +132,34 @@ const NOT_PERSONAL: &[&str] = &[
     "facture", "dossier", "suivi", "colis", "#",
 ];
 
+/// Words that name a Steuer-ID, an SSN or ITIN, a NINO.
+const TAX_WORDS: &[&str] = &["steuer", "idnr", "tax id", "tin", "identifikationsnummer"];
+const SSN_WORDS: &[&str] = &["ssn", "social security", "itin", "taxpayer", "tin"];
+const NINO_WORDS: &[&str] = &["nino", "national insurance", "ni number", "ni no"];
+/// Words that make a dotted quad a version.
+const VERSION_WORDS: &[&str] = &["version", "release", "build", "ver.", "v."];
+
+/// Whether `text` holds a word the recognizers read as context (a phone word, a word naming
+/// an identifier or a password, one saying a number is an order or a version): only then can
+/// text placed before a value change what is found in it.
+pub(crate) fn gives_context(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let keywords = config_keywords!().split('|').map(str::to_lowercase);
+    [
+        NOT_PERSONAL,
+        PHONE_WORDS,
+        TAX_WORDS,
+        SSN_WORDS,
+        NINO_WORDS,
+        VERSION_WORDS,
+    ]
+    .iter()
+    .flat_map(|words| words.iter())
+    .any(|w| lower.contains(w))
+        || keywords.into_iter().any(|k| lower.contains(&k))
+        || crate::names::introduced_by(&lower)
+}
+
 pub(crate) fn builtin() -> Vec<Recognizer> {
     use EntityType as T;
     use SecretKind as S;
@@ -544,12 +572,7 @@ fn tax_id(text: &str, start: usize, end: usize) -> Option<Confirmed> {
         && validate::de_tax_id_is_valid(&digits(s))
         && !preceded_by(text, start, 32, NOT_PERSONAL);
     ok.then(|| {
-        let named = preceded_by(
-            text,
-            start,
-            48,
-            &["steuer", "idnr", "tax id", "tin", "identifikationsnummer"],
-        );
+        let named = preceded_by(text, start, 48, TAX_WORDS);
         Confirmed {
             start,
             end,
@@ -567,12 +590,7 @@ fn ssn(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     {
         return None;
     }
-    let named = preceded_by(
-        text,
-        start,
-        48,
-        &["ssn", "social security", "itin", "taxpayer", "tin"],
-    );
+    let named = preceded_by(text, start, 48, SSN_WORDS);
     let separated = s.len() == 11;
     if preceded_by(text, start, 32, NOT_PERSONAL) && !named {
         return None;
@@ -590,12 +608,7 @@ fn nino(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     let ok = isolated(text, start, end) && validate::uk_nino_is_valid(&alnum(s));
     // Lower case is only taken when named.
     let upper = s.chars().all(|c| !c.is_ascii_lowercase());
-    let named = preceded_by(
-        text,
-        start,
-        48,
-        &["nino", "national insurance", "ni number", "ni no"],
-    );
+    let named = preceded_by(text, start, 48, NINO_WORDS);
     (ok && (upper || named)).then_some(Confirmed {
         start,
         end,
@@ -621,12 +634,7 @@ fn ipv4(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     }
     let addr: std::net::Ipv4Addr = s.parse().ok()?;
     let looks_like_version = before(text, start).is_some_and(|c| c == 'v' || c == 'V')
-        || preceded_by(
-            text,
-            start,
-            16,
-            &["version", "release", "build", "ver.", "v."],
-        );
+        || preceded_by(text, start, 16, VERSION_WORDS);
     if addr.is_loopback() || addr.is_unspecified() || addr.octets()[0] == 255 || looks_like_version
     {
         return None;

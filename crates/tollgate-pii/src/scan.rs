@@ -237,6 +237,12 @@ impl Scanner {
         ScannerBuilder::default()
     }
 
+    /// Whether `text` (an object key, a label) written before a value can change what is
+    /// found in the value: whether it holds a word the recognizers read as context.
+    pub fn gives_context(&self, text: &str) -> bool {
+        recognizers::gives_context(text)
+    }
+
     /// The findings in `text`, in order, none overlapping.
     pub fn scan(&self, text: &str) -> Vec<Finding> {
         let mut candidates = Vec::new();
@@ -348,4 +354,37 @@ fn resolve(mut candidates: Vec<Finding>) -> Vec<Finding> {
         }
     }
     taken.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scanner;
+
+    #[test]
+    fn keys_that_give_context_and_keys_that_do_not() {
+        let s = Scanner::new();
+        for key in [
+            "password",
+            "API_KEY",
+            "order_id",
+            "ssn",
+            "phone",
+            "name",
+            "Steuer-ID",
+        ] {
+            assert!(s.gives_context(key), "{key}");
+        }
+        for key in [
+            "content",
+            "text",
+            "role",
+            "model",
+            "type",
+            "messages",
+            "arguments",
+            "input",
+        ] {
+            assert!(!s.gives_context(key), "{key}");
+        }
+    }
 }
