@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
-use tollgate_pii::validate::{iso7064_mod11_10, luhn_is_valid};
+use tollgate_pii::validate::{iban_is_valid, iso7064_mod11_10, luhn_is_valid};
 use tollgate_pii::{EntityType, Scanner};
 
 fn scanner() -> &'static Scanner {
@@ -28,19 +28,17 @@ fn visa(body: &[u8]) -> String {
     String::from_utf8(digits).unwrap_or_default()
 }
 
-/// A German IBAN for an 18-digit account part, with its check digits.
+/// A German IBAN for an 18-digit account part, with the check digits that make it valid.
 fn de_iban(bban: &[u8]) -> String {
     let bban: String = bban
         .iter()
         .map(|d| char::from(b'0' + d % 10))
         .take(18)
         .collect();
-    // Check digits: 98 − (BBAN + "DE00" as digits) mod 97; D = 13, E = 14.
-    let mut rem: u64 = 0;
-    for c in format!("{bban}131400").bytes() {
-        rem = (rem * 10 + u64::from(c - b'0')) % 97;
-    }
-    format!("DE{:02}{bban}", 98 - rem)
+    (2..=98)
+        .map(|check| format!("DE{check:02}{bban}"))
+        .find(|iban| iban_is_valid(iban.as_bytes()))
+        .unwrap_or_default()
 }
 
 /// A Steuer-ID: ten digits of 0–9 with one of them doubled (the 10th repeats the 1st), and

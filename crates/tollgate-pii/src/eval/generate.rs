@@ -3,7 +3,7 @@
 //! found) and prompts without personal data. The same seed always gives the same set.
 
 use crate::entity::EntityType;
-use crate::validate::{iso7064_mod11_10, luhn_is_valid, nir_key};
+use crate::validate::{iban_is_valid, iso7064_mod11_10, luhn_is_valid, nir_key};
 
 /// One labelled prompt.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -341,16 +341,12 @@ fn complete_luhn(body: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The IBAN of `bban` in country `cc`: the check digits that make it valid.
 fn with_iban_check(cc: &str, bban: &str) -> String {
-    let mut rem: u64 = 0;
-    for c in format!("{bban}{cc}00").bytes() {
-        if c.is_ascii_digit() {
-            rem = (rem * 10 + u64::from(c - b'0')) % 97;
-        } else {
-            rem = (rem * 100 + u64::from(c.to_ascii_uppercase() - b'A') + 10) % 97;
-        }
-    }
-    format!("{cc}{:02}{bban}", 98 - rem)
+    (2..=98)
+        .map(|check| format!("{cc}{check:02}{bban}"))
+        .find(|iban| iban_is_valid(iban.as_bytes()))
+        .unwrap_or_default()
 }
 
 /// Ten digits with one repeated, none three in a row, no leading zero, and the check digit.
