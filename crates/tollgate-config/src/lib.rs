@@ -13,6 +13,7 @@ mod mask;
 mod models;
 mod pii;
 mod providers;
+mod retention;
 mod settings;
 mod usage;
 
@@ -24,6 +25,7 @@ pub use mask::mask_url_password;
 pub use models::{default_models, ModelKind, ModelSettings};
 pub use pii::{PiiAction, PiiRedaction, PiiSettings, PII_TYPES};
 pub use providers::{default_providers, ProviderKind, ProviderSettings};
+pub use retention::RetentionSettings;
 pub use settings::{
     DatabaseSettings, LogFormat, LogSettings, ServerSettings, Settings, TlsSettings,
 };

@@ -11,6 +11,15 @@ pub const ENV_PREFIX: &str = "TOLLGATE_";
 /// Variables with the prefix that are not settings (the CLI reads them itself).
 const NOT_SETTINGS: &[&str] = &["TOLLGATE_CONFIG", "TOLLGATE_MOCK_API_KEY"];
 
+/// Seed 001's variable names, read as the settings they name (the `TOLLGATE_` one wins).
+const SEED_ALIASES: &[(&str, &str)] = &[
+    ("ENABLE_RETENTION_SCHEDULER", "TOLLGATE_RETENTION__ENABLED"),
+    (
+        "RETENTION_CLEANUP_INTERVAL_HOURS",
+        "TOLLGATE_RETENTION__INTERVAL_HOURS",
+    ),
+];
+
 /// Variables of the test kit and benchmarks, never settings.
 const TEST_PREFIX: &str = "TOLLGATE_TEST_";
 
@@ -42,17 +51,27 @@ pub fn load(
         merge(&mut merged, table);
     }
 
-    let mut vars: Vec<(String, String)> = env
-        .into_iter()
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    // (variable, the setting's variable name, value)
+    let mut vars: Vec<(String, String, String)> = env
+        .iter()
         .filter(|(k, _)| {
             k.starts_with(ENV_PREFIX)
                 && !k.starts_with(TEST_PREFIX)
                 && !NOT_SETTINGS.contains(&k.as_str())
         })
+        .map(|(k, v)| (k.clone(), k.clone(), v.clone()))
         .collect();
-    vars.sort();
-    for (variable, raw) in vars {
-        let path: Vec<String> = variable[ENV_PREFIX.len()..]
+    for (alias, name) in SEED_ALIASES {
+        if let Some((_, raw)) = env.iter().find(|(k, _)| k == alias) {
+            if !env.iter().any(|(k, _)| k == name) {
+                vars.push((alias.to_string(), name.to_string(), raw.clone()));
+            }
+        }
+    }
+    vars.sort_by(|a, b| a.1.cmp(&b.1));
+    for (variable, name, raw) in vars {
+        let path: Vec<String> = name[ENV_PREFIX.len()..]
             .split("__")
             .map(str::to_ascii_lowercase)
             .collect();

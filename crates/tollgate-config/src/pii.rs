@@ -92,6 +92,11 @@ pub const PII_TYPES: &[&str] = &[
 
 impl PiiSettings {
     /// Checks the type names of `actions`.
+    /// The action for a finding of type `name` (`EMAIL`, ...): its own, else `action`.
+    pub fn action_for(&self, name: &str) -> PiiAction {
+        self.actions.get(name).copied().unwrap_or(self.action)
+    }
+
     pub(crate) fn check(&self) -> Result<(), (&'static str, String)> {
         match self
             .actions

@@ -10,6 +10,7 @@ use crate::mask::mask_url_password;
 use crate::models::{check_models, default_models, ModelSettings};
 use crate::pii::PiiSettings;
 use crate::providers::{check_providers, default_providers, mask, ProviderSettings};
+use crate::retention::RetentionSettings;
 use crate::usage::UsageSettings;
 
 /// All of Tollgate's settings.
@@ -32,6 +33,8 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// The PII and secrets firewall.
     pub pii: PiiSettings,
+    /// Seed 001's log retention.
+    pub retention: RetentionSettings,
     /// The models callers may name (a TOML array of tables, `[[models]]`).
     pub models: Vec<ModelSettings>,
 }
@@ -47,6 +50,7 @@ impl Default for Settings {
             usage: UsageSettings::default(),
             audit: AuditSettings::default(),
             pii: PiiSettings::default(),
+            retention: RetentionSettings::default(),
             models: default_models(),
         }
     }
@@ -313,6 +317,7 @@ impl Settings {
         self.usage.check()?;
         self.audit.check()?;
         self.pii.check()?;
+        self.retention.check()?;
         let ext = self.server.external_url.as_str();
         if !(ext.starts_with("http://") || ext.starts_with("https://")) {
             return Err((

@@ -10,13 +10,17 @@ const RANDOM_LEN: usize = 40;
 /// Random characters kept in the displayed prefix.
 const PREFIX_RANDOM_LEN: usize = 8;
 
-/// What a key may be used for. The database enforces that the two never stand in for each other.
+/// What a key may be used for. The database enforces that gateway and admin keys never stand in
+/// for each other; device tokens live apart, in `devices.token_hash`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum KeyKind {
     /// Data plane: calls models through `/v1` (a seed 000 licence, with credits).
     Gateway,
     /// Control plane: calls the admin API under `/api/v1` with scopes (seed 003 api key).
     Admin,
+    /// A registered device (browser extension, desktop agent, CLI): scans text, fetches its
+    /// tenant's firewall config and reports AI-tool use under `/v1` (seed 001).
+    Device,
 }
 
 impl KeyKind {
@@ -25,6 +29,7 @@ impl KeyKind {
         match self {
             KeyKind::Gateway => "gateway",
             KeyKind::Admin => "admin",
+            KeyKind::Device => "device",
         }
     }
 
@@ -32,6 +37,7 @@ impl KeyKind {
         match self {
             KeyKind::Gateway => "tg_gw_",
             KeyKind::Admin => "tg_adm_",
+            KeyKind::Device => "tg_dev_",
         }
     }
 
@@ -40,6 +46,7 @@ impl KeyKind {
         match value {
             "gateway" => Some(KeyKind::Gateway),
             "admin" => Some(KeyKind::Admin),
+            "device" => Some(KeyKind::Device),
             _ => None,
         }
     }
@@ -60,7 +67,7 @@ pub struct IssuedKey {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyFormatError {
     /// Not a Tollgate key at all.
-    #[error("this is not a Tollgate API key: keys start with tg_gw_ (gateway) or tg_adm_ (admin)")]
+    #[error("this is not a Tollgate API key: keys start with tg_gw_ (gateway), tg_adm_ (admin) or tg_dev_ (device)")]
     UnknownFormat,
     /// A Tollgate key of the other kind.
     #[error("a {presented} key cannot be used here; use a {expected} key")]
@@ -107,7 +114,7 @@ pub fn presented<'a>(
 
 /// Checks that `presented` looks like a key of `expected` kind and returns its hash.
 pub fn hash_presented(presented: &str, expected: KeyKind) -> Result<String, KeyFormatError> {
-    let kind = [KeyKind::Gateway, KeyKind::Admin]
+    let kind = [KeyKind::Gateway, KeyKind::Admin, KeyKind::Device]
         .into_iter()
         .find(|k| presented.starts_with(k.tag()))
         .ok_or(KeyFormatError::UnknownFormat)?;

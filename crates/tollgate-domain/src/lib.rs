@@ -12,3 +12,4 @@ pub mod key;
 pub mod money;
 pub mod password;
 pub mod proxy;
+pub mod scope;

@@ -53,11 +53,7 @@ impl Firewall {
     }
 
     fn action(&self, kind: EntityType) -> PiiAction {
-        self.settings
-            .actions
-            .get(kind.as_str())
-            .copied()
-            .unwrap_or(self.settings.action)
+        self.settings.action_for(kind.as_str())
     }
 
     /// Screens `body`, each string on its own (with its object key as context: the value of

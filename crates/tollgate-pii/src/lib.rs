@@ -12,6 +12,7 @@ mod redact;
 mod risk;
 mod runs;
 mod scan;
+mod tenant;
 mod text;
 pub mod validate;
 
@@ -20,3 +21,7 @@ pub use offsets::byte_to_char_offsets;
 pub use redact::{Redaction, Replacement, StreamRestorer};
 pub use risk::{Risk, Thresholds};
 pub use scan::{Finding, PatternError, Scanner, ScannerBuilder};
+pub use tenant::{
+    ConfigError, CustomPattern, FirewallConfig, MonitoredTool, DEFAULT_RETENTION_DAYS,
+    RETENTION_DAYS,
+};

@@ -220,7 +220,8 @@ pub enum Scope<'a> {
     /// Every tenant's rows, for a cross-tenant job. Each use is recorded in `system_scope_log`
     /// with the job's name.
     System(&'a str),
-    /// Only the API key with this hash (hex SHA-256): authentication, before the tenant is known.
+    /// Only the API key or device token with this hash (hex SHA-256): authentication, before
+    /// the tenant is known.
     Key(&'a str),
 }
 

@@ -51,6 +51,19 @@ impl Change {
         Ok(appended)
     }
 
+    /// Commits a change whose methods recorded their own entries (device registration,
+    /// firewall configuration); a change that recorded none is refused and rolled back.
+    pub async fn commit_recorded(mut self) -> Result<Vec<Appended>, StoreError> {
+        if self.entries.is_empty() {
+            return Err(StoreError::Refused(
+                "a control-plane change cannot commit without an audit entry".to_string(),
+            ));
+        }
+        let appended = self.append_recorded().await?;
+        self.tx.commit().await?;
+        Ok(appended)
+    }
+
     /// Appends the entries recorded so far; the caller commits. For the sequencer, whose
     /// changes each return their entry (so none can be forgotten), recorded before the batch
     /// commits.

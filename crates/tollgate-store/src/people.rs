@@ -226,6 +226,8 @@ pub struct User {
     pub must_change_password: bool,
     /// Whether they may act across tenants.
     pub is_superuser: bool,
+    /// Their pseudonym in the audit log.
+    pub subject_id: Uuid,
 }
 
 /// One team in its tenant's tree (from `team_hierarchy_view`).
@@ -249,8 +251,10 @@ impl crate::Store {
     /// The user with this id in `tenant_id`.
     pub async fn user(&self, tenant_id: Uuid, id: Uuid) -> Result<User, StoreError> {
         let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
-        let row: Option<(DbId, DbId, String, String, bool, bool, bool)> = on_tx!(&mut tx, conn => sqlx::query_as(
-            "SELECT id, tenant_id, username, email, is_active, must_change_password, is_superuser
+        type Row = (DbId, DbId, String, String, bool, bool, bool, DbId);
+        let row: Option<Row> = on_tx!(&mut tx, conn => sqlx::query_as(
+            "SELECT id, tenant_id, username, email, is_active, must_change_password, is_superuser,
+                    subject_id
              FROM users WHERE id = $1 AND tenant_id = $2",
         )
         .bind(DbId(id))
@@ -258,11 +262,19 @@ impl crate::Store {
         .fetch_optional(&mut *conn)
         .await)?;
         tx.commit().await?;
-        let (id, tenant_id, username, email, is_active, must_change_password, is_superuser) =
-            row.ok_or_else(|| StoreError::NotFound {
-                what: "user",
-                id: id.to_string(),
-            })?;
+        let (
+            id,
+            tenant_id,
+            username,
+            email,
+            is_active,
+            must_change_password,
+            is_superuser,
+            subject,
+        ) = row.ok_or_else(|| StoreError::NotFound {
+            what: "user",
+            id: id.to_string(),
+        })?;
         Ok(User {
             id: id.0,
             tenant_id: tenant_id.0,
@@ -271,6 +283,7 @@ impl crate::Store {
             is_active,
             must_change_password,
             is_superuser,
+            subject_id: subject.0,
         })
     }
 

@@ -43,6 +43,7 @@ pub const TABLES: &[&str] = &[
     "usage_daily",
     "system_metrics",
     "credit_leases",
+    "job_runs",
 ];
 
 /// Tables with row-level security forced on PostgreSQL (migration 0006), and the table that

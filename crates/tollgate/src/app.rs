@@ -193,6 +193,17 @@ impl Application {
                 }
             })
         });
+        let (stop_retention, retention_stopped) = tokio::sync::oneshot::channel::<()>();
+        let retention = self.settings.retention.enabled.then(|| {
+            tokio::spawn(crate::retention::run_every(
+                self.store.clone(),
+                self.settings.retention.clone(),
+                holder.to_string(),
+                async {
+                    let _ = retention_stopped.await;
+                },
+            ))
+        });
         let service = http::router(self.store.clone(), &self.settings, gateway.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
         let handle: Handle<SocketAddr> = Handle::new();
@@ -235,6 +246,10 @@ impl Application {
         // credit leases back (only then is what is left in them known to be unspent).
         let _ = stop_returns.send(());
         let _ = returns.await;
+        let _ = stop_retention.send(());
+        if let Some(task) = retention {
+            let _ = task.await;
+        }
         let _ = stop_checkpoints.send(());
         if let Some(task) = checkpoints {
             let _ = task.await;

@@ -8,6 +8,7 @@ pub mod checkpoints;
 pub mod cli;
 mod http;
 pub mod mock_server;
+pub mod retention;
 mod shutdown;
 pub mod telemetry;
 mod tls;

@@ -270,3 +270,33 @@ fn models_must_name_a_configured_provider_of_the_right_kind() {
     let err = load(&ConfigSource::Required(f.path().to_path_buf()), env(&[])).unwrap_err();
     assert!(err.to_string().contains("providers.bad.base_url"), "{err}");
 }
+
+#[test]
+fn seed_retention_variables_are_read_and_tollgate_ones_win() {
+    let s = load(
+        &ConfigSource::None,
+        env(&[
+            ("ENABLE_RETENTION_SCHEDULER", "true"),
+            ("RETENTION_CLEANUP_INTERVAL_HOURS", "6"),
+        ]),
+    )
+    .unwrap();
+    assert!(s.retention.enabled);
+    assert_eq!(s.retention.interval_hours, 6);
+    let s = load(
+        &ConfigSource::None,
+        env(&[
+            ("RETENTION_CLEANUP_INTERVAL_HOURS", "6"),
+            ("TOLLGATE_RETENTION__INTERVAL_HOURS", "12"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.retention.interval_hours, 12);
+    let err = load(
+        &ConfigSource::None,
+        env(&[("RETENTION_CLEANUP_INTERVAL_HOURS", "0")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("retention.interval_hours"), "{err}");
+}

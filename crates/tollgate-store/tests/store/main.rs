@@ -4,6 +4,7 @@
 mod append_only;
 mod credits;
 mod demo;
+mod devices;
 mod erasure;
 mod hierarchy;
 mod integrity;

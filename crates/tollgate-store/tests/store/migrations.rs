@@ -11,11 +11,11 @@ backend_tests!(
 async fn up_down_up(db: TestDb) {
     let store = db.store().await;
     let applied = store.migrate_up(None, false).await.unwrap().applied;
-    assert_eq!(applied, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(applied, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
     assert!(store.migrations_current().await.unwrap());
 
     let reverted = store.migrate_down(0, false).await.unwrap().reverted;
-    assert_eq!(reverted, vec![12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    assert_eq!(reverted, vec![13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
     let report = store.verify_schema().await.unwrap();
     for table in verify::TABLES {
         assert!(
@@ -84,11 +84,11 @@ async fn migrate_to_version(db: TestDb) {
     ));
     assert_eq!(
         store.migrate_up(None, false).await.unwrap().applied,
-        vec![3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+        vec![3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
     );
     assert_eq!(
         store.migrate_down(3, false).await.unwrap().reverted,
-        vec![12, 11, 10, 9, 8, 7, 6, 5, 4]
+        vec![13, 12, 11, 10, 9, 8, 7, 6, 5, 4]
     );
     assert_eq!(store.previous_version().await.unwrap(), 2);
 }
@@ -111,7 +111,7 @@ async fn replicas_starting_together_migrate_once() {
     applied.sort();
     assert_eq!(
         applied,
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
         "each migration applied by exactly one replica"
     );
     assert!(stores[0].verify_schema().await.unwrap().ok());

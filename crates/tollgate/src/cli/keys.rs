@@ -9,6 +9,7 @@ use tollgate_config::Settings;
 use tollgate_domain::audit::{SCOPE_READ, SCOPE_READ_SYSTEM};
 use tollgate_domain::key::{issue, KeyKind};
 use tollgate_domain::money::Micros;
+use tollgate_domain::scope::ADMIN_SCOPES;
 use tollgate_store::audit::NewAuditEntry;
 use tollgate_store::keys::NewKey;
 use tollgate_store::tenants::{NewApp, NewTenant};
@@ -91,6 +92,20 @@ pub(super) enum KeysCommand {
         /// Also read the system log (audit:read:system); only for superusers.
         #[arg(long)]
         system: bool,
+    },
+    /// Create an admin key for a person with the scopes named, and print it once: for the
+    /// firewall and device routes under /api/v1 (docs/devices.md).
+    CreateAdmin {
+        /// The person's email or user id.
+        #[arg(long)]
+        user: String,
+        /// Display name.
+        #[arg(long, default_value = "admin")]
+        name: String,
+        /// A scope (repeatable): audit:read, firewall:read, firewall:write, devices:read,
+        /// devices:write, retention:run.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
     },
     /// Add credits to a key that has a balance.
     TopUp {
@@ -266,51 +281,21 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
             );
         }
         KeysCommand::CreateAudit { user, name, system } => {
-            let mut tx = store
-                .begin_change(Scope::System("cli keys create-audit"))
-                .await?;
-            let Some(person) = tx.person(&user).await? else {
-                say!("there is no user {user:?} (give their email or user id)");
-                return Ok(ExitCode::from(2));
-            };
-            if system && !person.is_superuser {
-                say!("only a superuser may read the system log; {user} is not one");
-                return Ok(ExitCode::from(2));
-            }
             let mut scopes = vec![SCOPE_READ.to_string()];
             if system {
                 scopes.push(SCOPE_READ_SYSTEM.to_string());
             }
-            let issued = issue(KeyKind::Admin, &mut rand::thread_rng());
-            let id = Uuid::new_v4();
-            tx.insert_key(&NewKey {
-                id,
-                tenant_id: person.tenant_id,
-                kind: KeyKind::Admin,
-                app_id: None,
-                user_id: Some(person.id),
-                team_id: None,
-                name: name.clone(),
-                issued: &issued,
-                scopes: scopes.clone(),
-                credits: None,
-                allowed_models: None,
-            })
-            .await?;
-            tx.commit(audit(
-                person.tenant_id,
-                "key.create",
-                "api_key",
-                id,
-                json!({ "name": name, "prefix": issued.prefix, "scopes": scopes }),
-            ))
-            .await?;
-            say!(
-                "audit key {id} created for the {} log{}; the secret is shown once:\n{}",
-                person.tenant_id,
-                if system { " and the system log" } else { "" },
-                issued.secret
-            );
+            return create_admin_key(&store, &user, &name, scopes).await;
+        }
+        KeysCommand::CreateAdmin { user, name, scopes } => {
+            if let Some(bad) = scopes.iter().find(|s| !ADMIN_SCOPES.contains(&s.as_str())) {
+                say!(
+                    "{bad:?} is not a scope; the scopes are {}",
+                    ADMIN_SCOPES.join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            }
+            return create_admin_key(&store, &user, &name, scopes).await;
         }
         KeysCommand::List { tenant } => {
             say!(
@@ -420,5 +405,56 @@ pub(super) async fn run_keys(cmd: KeysCommand, settings: Settings) -> anyhow::Re
             say!("key {id} now has {} credits", Micros(balance));
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates an admin key of a person with `scopes` and prints it once.
+async fn create_admin_key(
+    store: &tollgate_store::Store,
+    user: &str,
+    name: &str,
+    scopes: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let mut tx = store
+        .begin_change(Scope::System("cli keys create-admin"))
+        .await?;
+    let Some(person) = tx.person(user).await? else {
+        say!("there is no user {user:?} (give their email or user id)");
+        return Ok(ExitCode::from(2));
+    };
+    if scopes.iter().any(|s| s == SCOPE_READ_SYSTEM) && !person.is_superuser {
+        say!("only a superuser may read the system log; {user} is not one");
+        return Ok(ExitCode::from(2));
+    }
+    let issued = issue(KeyKind::Admin, &mut rand::thread_rng());
+    let id = Uuid::new_v4();
+    tx.insert_key(&NewKey {
+        id,
+        tenant_id: person.tenant_id,
+        kind: KeyKind::Admin,
+        app_id: None,
+        user_id: Some(person.id),
+        team_id: None,
+        name: name.to_string(),
+        issued: &issued,
+        scopes: scopes.clone(),
+        credits: None,
+        allowed_models: None,
+    })
+    .await?;
+    tx.commit(audit(
+        person.tenant_id,
+        "key.create",
+        "api_key",
+        id,
+        json!({ "name": name, "prefix": issued.prefix, "scopes": scopes }),
+    ))
+    .await?;
+    say!(
+        "admin key {id} of tenant {} created with {}; the secret is shown once:\n{}",
+        person.tenant_id,
+        scopes.join(", "),
+        issued.secret
+    );
     Ok(ExitCode::SUCCESS)
 }

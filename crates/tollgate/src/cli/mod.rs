@@ -26,6 +26,7 @@ mod keys;
 mod migrate;
 mod mock_provider;
 mod pii;
+mod retention;
 mod serve;
 
 use std::path::PathBuf;
@@ -100,6 +101,10 @@ enum Command {
     /// Guard a pipeline or a commit hook: check files or stdin for personal data and secrets,
     /// say what was found where (never the values), exit 1 on red (or amber with --fail-on).
     Scan(pii::GuardArgs),
+    /// Seed 001's log retention: delete expired AI-use events now (`serve` does it on a
+    /// schedule with retention.enabled).
+    #[command(subcommand)]
+    Retention(retention::RetentionCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +175,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::MockProvider(args) => mock_provider::run(args).await,
         Command::Pii(cmd) => pii::run(cmd),
         Command::Scan(args) => pii::guard(args),
+        Command::Retention(cmd) => retention::run(cmd, settings).await,
     }
 }
 

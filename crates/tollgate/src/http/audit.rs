@@ -6,8 +6,6 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
@@ -15,13 +13,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_domain::audit::{SCOPE_READ, SCOPE_READ_SYSTEM};
 use tollgate_domain::bundle::EntryLine;
-use tollgate_domain::key::{self, KeyFormatError, KeyKind};
 use tollgate_ledger::Hash;
 use tollgate_store::audit::{EntryFilter, ListedEntry, SYSTEM_LOG};
-use tollgate_store::keys::{KeyGrant, KeyRefusal};
-use tollgate_store::StoreError;
 use uuid::Uuid;
 
+use super::admin::AdminKey;
+use super::error::ApiError;
 use super::AppState;
 
 /// Entries listed when the caller names no limit.
@@ -36,158 +33,37 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/audit/logs/{log}/consistency", get(consistency))
 }
 
-/// Why an audit request failed.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum AuditApiError {
-    #[error(
-        "no API key: send an admin key with the scope audit:read as `Authorization: Bearer <key>`"
-    )]
-    MissingKey,
-    #[error("the API key is not valid: check that it was copied whole")]
-    InvalidKey,
-    #[error("the audit API takes an admin key (tg_adm_...) with the scope audit:read; gateway keys call models only")]
-    WrongKeyKind,
-    #[error(transparent)]
-    Key(KeyRefusal),
-    #[error("this key lacks the scope {0}; ask your tenant admin for an audit key (`tollgate keys create-audit`)")]
-    MissingScope(&'static str),
-    #[error(
-        "the system log is read only by superusers, and this key's person is not one any more"
-    )]
-    NotSuperuser,
-    #[error("there is no log {0} for this key: a key reads its own tenant's log, or the system log with audit:read:system")]
-    UnknownLog(String),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("the database is unavailable; try again shortly")]
-    Unavailable,
-    #[error("internal error; the cause is logged with the request id")]
-    Internal,
-}
-
-impl AuditApiError {
-    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
-        use AuditApiError as E;
-        const INVALID: &str = "invalid_request_error";
-        match self {
-            E::MissingKey => (StatusCode::UNAUTHORIZED, INVALID, "missing_api_key"),
-            E::InvalidKey => (StatusCode::UNAUTHORIZED, INVALID, "invalid_api_key"),
-            E::WrongKeyKind => (StatusCode::UNAUTHORIZED, INVALID, "wrong_key_kind"),
-            E::Key(refusal) => tollgate_gateway::refusal_parts(refusal),
-            E::MissingScope(_) => (StatusCode::FORBIDDEN, "permission_error", "missing_scope"),
-            E::NotSuperuser => (StatusCode::FORBIDDEN, "permission_error", "not_superuser"),
-            E::UnknownLog(_) => (StatusCode::NOT_FOUND, INVALID, "unknown_log"),
-            E::BadRequest(_) => (StatusCode::BAD_REQUEST, INVALID, "invalid_request"),
-            E::NotFound(_) => (StatusCode::NOT_FOUND, INVALID, "not_found"),
-            E::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "api_error",
-                "database_unavailable",
-            ),
-            E::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "api_error",
-                "internal_error",
-            ),
-        }
-    }
-}
-
-impl From<StoreError> for AuditApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::OutOfRange(message) => AuditApiError::BadRequest(message),
-            e if e.is_unavailable() => AuditApiError::Unavailable,
-            e => {
-                tracing::error!(err = %e, "audit API: store error");
-                AuditApiError::Internal
-            }
-        }
-    }
-}
-
-impl From<QueryRejection> for AuditApiError {
-    fn from(r: QueryRejection) -> Self {
-        AuditApiError::BadRequest(r.body_text())
-    }
-}
-
-impl IntoResponse for AuditApiError {
-    fn into_response(self) -> Response {
-        let (status, kind, code) = self.parts();
-        let body = json!({ "error": { "message": self.to_string(), "type": kind, "code": code } });
-        (status, Json(body)).into_response()
-    }
-}
-
-/// A caller holding a usable admin key with `audit:read`, and whether its person is a
-/// superuser now.
-pub(crate) struct Auditor(KeyGrant, bool);
+/// A caller holding a usable admin key with `audit:read`.
+pub(crate) struct Auditor(AdminKey);
 
 impl FromRequestParts<AppState> for Auditor {
-    type Rejection = AuditApiError;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
-        let presented = key::presented(header("authorization"), header("x-api-key"))
-            .ok_or(AuditApiError::MissingKey)?;
-        let hash = key::hash_presented(presented, KeyKind::Admin).map_err(|e| match e {
-            KeyFormatError::UnknownFormat => AuditApiError::InvalidKey,
-            KeyFormatError::WrongKind { .. } => AuditApiError::WrongKeyKind,
-        })?;
-        let grant = state
-            .store
-            .key_by_hash(&hash)
-            .await?
-            .ok_or(AuditApiError::InvalidKey)?;
-        if grant.kind != KeyKind::Admin {
-            return Err(AuditApiError::WrongKeyKind);
-        }
-        if let Some(refusal) = grant.refusal(Utc::now()) {
-            return Err(AuditApiError::Key(refusal));
-        }
-        if !grant.scopes.iter().any(|s| s == SCOPE_READ) {
-            return Err(AuditApiError::MissingScope(SCOPE_READ));
-        }
-        // An admin key is its person's: it works while they may sign in, and reads the system
-        // log only while they are a superuser (checked now, not when the key was made).
-        let person = match grant.user_id {
-            Some(user) => match state.store.user(grant.tenant_id, user).await {
-                Ok(person) => Some(person),
-                Err(StoreError::NotFound { .. }) => None,
-                Err(err) => return Err(err.into()),
-            },
-            None => None,
-        };
-        let Some(person) = person.filter(|p| p.is_active) else {
-            return Err(AuditApiError::Key(KeyRefusal::Inactive {
-                what: "the person this API key belongs to",
-            }));
-        };
-        Ok(Auditor(grant, person.is_superuser))
+        let admin = AdminKey::from_request_parts(parts, state).await?;
+        admin.require(SCOPE_READ)?;
+        Ok(Auditor(admin))
     }
 }
 
 impl Auditor {
     /// The log named in the path, if this key may read it.
-    fn log(&self, named: &str) -> Result<Uuid, AuditApiError> {
+    fn log(&self, named: &str) -> Result<Uuid, ApiError> {
         if named == "system" {
-            return if !self.0.scopes.iter().any(|s| s == SCOPE_READ_SYSTEM) {
-                Err(AuditApiError::MissingScope(SCOPE_READ_SYSTEM))
-            } else if !self.1 {
-                Err(AuditApiError::NotSuperuser)
+            return if !self.0.has(SCOPE_READ_SYSTEM) {
+                Err(ApiError::MissingScope(SCOPE_READ_SYSTEM))
+            } else if !self.0.superuser {
+                Err(ApiError::NotSuperuser)
             } else {
                 Ok(SYSTEM_LOG)
             };
         }
         match Uuid::parse_str(named) {
-            Ok(id) if id == self.0.tenant_id => Ok(id),
-            _ => Err(AuditApiError::UnknownLog(named.to_string())),
+            Ok(id) if id == self.0.grant.tenant_id => Ok(id),
+            _ => Err(ApiError::UnknownLog(named.to_string())),
         }
     }
 }
@@ -213,10 +89,10 @@ async fn checkpoint(
     auditor: Auditor,
     State(state): State<AppState>,
     Path(named): Path<String>,
-) -> Result<Json<Value>, AuditApiError> {
+) -> Result<Json<Value>, ApiError> {
     let log = auditor.log(&named)?;
     let newest = state.store.latest_checkpoint(log).await?.ok_or_else(|| {
-        AuditApiError::NotFound(format!(
+        ApiError::NotFound(format!(
             "no checkpoint of the {} log is signed yet: the server signs one every audit.checkpoint_interval_seconds once a signing key is configured",
             log_name(log)
         ))
@@ -248,12 +124,12 @@ async fn entries(
     State(state): State<AppState>,
     Path(named): Path<String>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Value>, AuditApiError> {
+) -> Result<Json<Value>, ApiError> {
     let log = auditor.log(&named)?;
     let Query(q) = query?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > tollgate_store::audit::MAX_LIST {
-        return Err(AuditApiError::BadRequest(format!(
+        return Err(ApiError::BadRequest(format!(
             "limit must be 1 to {}",
             tollgate_store::audit::MAX_LIST
         )));
@@ -300,12 +176,12 @@ async fn inclusion(
     State(state): State<AppState>,
     Path((named, seq)): Path<(String, String)>,
     query: Result<Query<ProofQuery>, QueryRejection>,
-) -> Result<Json<Value>, AuditApiError> {
+) -> Result<Json<Value>, ApiError> {
     let log = auditor.log(&named)?;
     let Query(q) = query?;
-    let seq: u64 = seq.parse().map_err(|_| {
-        AuditApiError::BadRequest(format!("{seq:?} is not an entry number (1, 2, ...)"))
-    })?;
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{seq:?} is not an entry number (1, 2, ...)")))?;
     let p = state.store.inclusion_proof(log, seq, q.size).await?;
     Ok(Json(json!({
         "log": log_name(log),
@@ -329,7 +205,7 @@ async fn consistency(
     State(state): State<AppState>,
     Path(named): Path<String>,
     query: Result<Query<ConsistencyQuery>, QueryRejection>,
-) -> Result<Json<Value>, AuditApiError> {
+) -> Result<Json<Value>, ApiError> {
     let log = auditor.log(&named)?;
     let Query(q) = query?;
     let p = state.store.consistency_proof(log, q.from, q.to).await?;

@@ -1,7 +1,11 @@
 //! The HTTP surface. Read the layers top to bottom: every request gets an id and is counted
 //! and logged (`observe`), then reaches its route.
 
+mod admin;
 mod audit;
+mod devices;
+mod error;
+mod firewall;
 mod health;
 mod metrics;
 mod observe;
@@ -22,6 +26,14 @@ pub(crate) struct AppState {
     pub trusted_proxies: Arc<[IpRange]>,
     /// Public keys of the audit checkpoints (`name+id+key`).
     pub audit_keys: Arc<[String]>,
+    /// What the firewall does per type (`[pii]`), for device scans.
+    pub pii: Arc<tollgate_config::PiiSettings>,
+    /// Each tenant's detector, with its custom patterns.
+    pub scanners: Arc<devices::TenantScanners>,
+    /// The built-in detector, which keeps personal data out of event metadata.
+    pub builtin: Arc<tollgate_pii::Scanner>,
+    /// Rows per retention transaction.
+    pub retention_batch: u32,
 }
 
 pub(crate) fn router(
@@ -48,12 +60,18 @@ pub(crate) fn router(
         store,
         trusted_proxies,
         audit_keys,
+        pii: Arc::new(settings.pii.clone()),
+        scanners: Arc::default(),
+        builtin: Arc::new(tollgate_pii::Scanner::new()),
+        retention_batch: settings.retention.batch_size,
     };
     Router::new()
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(move || metrics::render(handle.clone())))
         .merge(audit::routes())
+        .merge(devices::routes())
+        .merge(firewall::routes())
         .fallback(health::not_found)
         .with_state(state.clone())
         .merge(gateway)

@@ -10,39 +10,13 @@ use tollgate_domain::key::{issue, KeyKind};
 use tollgate_ledger::tree::{verify_consistency, verify_inclusion};
 use tollgate_ledger::{Checkpoint, Hash, Signer, Verifier};
 use tollgate_store::demo::DemoOptions;
-use tollgate_store::keys::NewKey;
 use tollgate_store::{Scope, Store};
 use tollgate_testkit::{backend_tests, fixture_entry, TestApp, TestDb};
 use uuid::Uuid;
 
-backend_tests!(an_auditor_checks_proofs_against_a_signed_checkpoint);
+use crate::fixtures::admin_key;
 
-/// An admin key of the demo admin with these scopes.
-async fn audit_key(store: &Store, scopes: &[&str]) -> String {
-    let mut tx = store
-        .begin_change(Scope::System("test fixture"))
-        .await
-        .unwrap();
-    let person = tx.person(demo::ADMIN_EMAIL).await.unwrap().unwrap();
-    let issued = issue(KeyKind::Admin, &mut rand::thread_rng());
-    tx.insert_key(&NewKey {
-        id: Uuid::new_v4(),
-        tenant_id: person.tenant_id,
-        kind: KeyKind::Admin,
-        app_id: None,
-        user_id: Some(person.id),
-        team_id: None,
-        name: "audit".into(),
-        issued: &issued,
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        credits: None,
-        allowed_models: None,
-    })
-    .await
-    .unwrap();
-    tx.commit(fixture_entry()).await.unwrap();
-    issued.secret
-}
+backend_tests!(an_auditor_checks_proofs_against_a_signed_checkpoint);
 
 async fn append(store: &Store, n: usize) {
     for i in 0..n {
@@ -87,7 +61,7 @@ async fn an_auditor_checks_proofs_against_a_signed_checkpoint(db: TestDb) {
         .unwrap();
     let app = TestApp::spawn_with(settings).await;
     app.store.seed_demo(&DemoOptions::default()).await.unwrap();
-    let key = audit_key(&app.store, &[SCOPE_READ]).await;
+    let key = admin_key(&app.store, &[SCOPE_READ]).await;
     let log = demo::TENANT_ID;
     append(&app.store, 5).await;
     checkpointer.sign(&app.store, None).await.unwrap();
@@ -251,7 +225,7 @@ async fn an_auditor_checks_proofs_against_a_signed_checkpoint(db: TestDb) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // With audit:read:system the system log reads too.
-    let system_key = audit_key(&app.store, &[SCOPE_READ, SCOPE_READ_SYSTEM]).await;
+    let system_key = admin_key(&app.store, &[SCOPE_READ, SCOPE_READ_SYSTEM]).await;
     checkpointer.sign(&app.store, None).await.unwrap();
     let (status, cp) = get(&app, &system_key, "/v1/audit/logs/system/checkpoint").await;
     assert_eq!(status, StatusCode::OK, "{cp}");

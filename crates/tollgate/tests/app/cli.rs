@@ -40,7 +40,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     assert!(status.status.success());
     assert_eq!(
         stdout(&status).matches("pending").count(),
-        12,
+        13,
         "{}",
         stdout(&status)
     );
@@ -48,7 +48,7 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let up = tollgate(&db, &["migrate", "up", "--to", "3"]);
     assert!(stdout(&up).contains("applied 3"), "{}", stdout(&up));
     let up = tollgate(&db, &["migrate", "up"]);
-    assert!(stdout(&up).contains("applied 12"), "{}", stdout(&up));
+    assert!(stdout(&up).contains("applied 13"), "{}", stdout(&up));
 
     let verify = tollgate(&db, &["schema", "verify"]);
     assert!(verify.status.success(), "{}", stdout(&verify));
@@ -57,12 +57,12 @@ async fn migrate_status_up_and_verify(db: TestDb) {
     let refused = tollgate(&db, &["migrate", "down"]);
     assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
     let down = tollgate(&db, &["migrate", "down", "--yes"]);
-    assert!(stdout(&down).contains("reverted 12"), "{}", stdout(&down));
+    assert!(stdout(&down).contains("reverted 13"), "{}", stdout(&down));
     tollgate(&db, &["migrate", "up"]);
 
     let check = tollgate(&db, &["db", "check"]);
     assert!(check.status.success(), "{}", stdout(&check));
-    assert!(stdout(&check).contains("migrations 12 of 12 applied"));
+    assert!(stdout(&check).contains("migrations 13 of 13 applied"));
     assert!(stdout(&check).contains("usage_logs"));
 }
 

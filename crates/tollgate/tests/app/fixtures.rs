@@ -128,3 +128,34 @@ pub async fn unspent_credits(store: &Store, key_id: Uuid) -> i64 {
         .await
         .unwrap()
 }
+
+/// An admin key of the demo admin (seed the demo first) with these scopes.
+pub async fn admin_key(store: &Store, scopes: &[&str]) -> String {
+    let mut tx = store
+        .begin_change(Scope::System("test fixture"))
+        .await
+        .unwrap();
+    let person = tx
+        .person(tollgate_domain::demo::ADMIN_EMAIL)
+        .await
+        .unwrap()
+        .unwrap();
+    let issued = issue(KeyKind::Admin, &mut rand::thread_rng());
+    tx.insert_key(&NewKey {
+        id: Uuid::new_v4(),
+        tenant_id: person.tenant_id,
+        kind: KeyKind::Admin,
+        app_id: None,
+        user_id: Some(person.id),
+        team_id: None,
+        name: "audit".into(),
+        issued: &issued,
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        credits: None,
+        allowed_models: None,
+    })
+    .await
+    .unwrap();
+    tx.commit(tollgate_testkit::fixture_entry()).await.unwrap();
+    issued.secret
+}

@@ -4,6 +4,7 @@
 mod audit_api;
 mod checkpoints;
 mod cli;
+mod devices;
 mod durability;
 mod firewall;
 mod fixtures;

@@ -1,0 +1,2 @@
+DROP TABLE job_runs;
+DROP POLICY device_token_lookup ON devices;
