@@ -346,6 +346,68 @@ const INTRODUCERS: &[&str] = &[
     "regards,\n",
     "grüße,\n",
     "cordialement,\n",
+    // Writing to, meeting or naming someone by role: what follows is a person, whether or not
+    // the given name is in the lexicon (names from elsewhere are found only this way).
+    "reply to ",
+    "write to ",
+    "send to ",
+    "sent to ",
+    "forward to ",
+    "email to ",
+    "e-mail to ",
+    "talk to ",
+    "speak to ",
+    "speak with ",
+    "meeting with ",
+    "call with ",
+    "assigned to ",
+    "signed by ",
+    "attn: ",
+    "attention: ",
+    "employee ",
+    "colleague ",
+    "applicant ",
+    "candidate ",
+    "recipient ",
+    "schreibe an ",
+    "schreiben an ",
+    "schreib an ",
+    "antworte ",
+    "sende an ",
+    "schicke an ",
+    "leite an ",
+    "gespräch mit ",
+    "treffen mit ",
+    "termin mit ",
+    "mitarbeiter ",
+    "mitarbeiterin ",
+    "kollege ",
+    "kollegin ",
+    "bewerber ",
+    "bewerberin ",
+    "patientin ",
+    "empfänger ",
+    "zu händen ",
+    "z. hd. ",
+    "écrire à ",
+    "écris à ",
+    "écrivez à ",
+    "répondre à ",
+    "réponds à ",
+    "répondez à ",
+    "envoyer à ",
+    "envoie à ",
+    "envoyez à ",
+    "transférer à ",
+    "parler à ",
+    "rendez-vous avec ",
+    "réunion avec ",
+    "collègue ",
+    "employé ",
+    "employée ",
+    "candidat ",
+    "destinataire ",
+    "à l'attention de ",
 ];
 
 /// Whether lower-case `text` holds one of the words that introduce a person (without the
@@ -408,6 +470,58 @@ const NOT_SURNAMES: &[&str] = &[
     "Et",
 ];
 
+/// Words that name teams, departments and companies: a candidate holding one is not a person
+/// (`write to Product Marketing`, `an Vertrieb Nord`, `à Service Client`).
+const ORG_WORDS: &[&str] = &[
+    "Product",
+    "Marketing",
+    "Sales",
+    "Support",
+    "Success",
+    "Team",
+    "Teams",
+    "Department",
+    "Legal",
+    "Finance",
+    "Engineering",
+    "Operations",
+    "Security",
+    "Compliance",
+    "Service",
+    "Services",
+    "Desk",
+    "Office",
+    "Group",
+    "Board",
+    "Committee",
+    "Management",
+    "Inc",
+    "Ltd",
+    "LLC",
+    "GmbH",
+    "AG",
+    "HR",
+    "IT",
+    "QA",
+    "Vertrieb",
+    "Abteilung",
+    "Kundendienst",
+    "Kundenservice",
+    "Buchhaltung",
+    "Einkauf",
+    "Personalabteilung",
+    "Geschäftsführung",
+    "Nord",
+    "Süd",
+    "Équipe",
+    "Comptabilité",
+    "Direction",
+    "Achats",
+    "Ressources",
+    "Client",
+    "Clients",
+];
+
 /// Words of address and titles: they introduce a name, they are not part of it.
 const TITLES: &[&str] = &[
     "Mr", "Mrs", "Ms", "Miss", "Dr", "Prof", "Herr", "Frau", "Mme", "Mlle", "Monsieur", "Madame",
@@ -441,7 +555,11 @@ fn name_at(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     }
     let first = words[0].split('-').next().unwrap_or_default();
     let last = words[words.len() - 1];
-    if NOT_SURNAMES.contains(&last) || NOT_SURNAMES.contains(&first) || TITLES.contains(&first) {
+    if NOT_SURNAMES.contains(&last)
+        || NOT_SURNAMES.contains(&first)
+        || TITLES.contains(&first)
+        || words.iter().any(|w| ORG_WORDS.contains(w))
+    {
         return None;
     }
     let given = given_names().contains(first);

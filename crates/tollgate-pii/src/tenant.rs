@@ -108,6 +108,11 @@ impl FirewallConfig {
     /// problem is reported, each with its field, and nothing is accepted unless all is well
     /// (the patterns compile, none matches empty text).
     pub fn from_json(value: &Value) -> Result<Self, Vec<ConfigError>> {
+        Self::compile(value).map(|(config, _)| config)
+    }
+
+    /// [`FirewallConfig::from_json`], also returning the detector it compiled on the way.
+    pub fn compile(value: &Value) -> Result<(Self, Scanner), Vec<ConfigError>> {
         let Some(object) = value.as_object() else {
             return Err(vec![error("", "send a JSON object")]);
         };
@@ -156,16 +161,13 @@ impl FirewallConfig {
         if errors.is_empty() {
             errors = config.problems();
         }
-        if errors.is_empty() {
-            // Compiled here too, so that a pattern the compiler refuses is a field error.
-            if let Err(e) = config.scanner() {
-                errors.push(pattern_error(&config, e));
-            }
+        if !errors.is_empty() {
+            return Err(errors);
         }
-        if errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(errors)
+        // A pattern the compiler refuses is a field error too.
+        match config.scanner() {
+            Ok(scanner) => Ok((config, scanner)),
+            Err(e) => Err(vec![pattern_error(&config, e)]),
         }
     }
 

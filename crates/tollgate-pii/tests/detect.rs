@@ -217,3 +217,30 @@ fn harmless_prompts() {
         none(text);
     }
 }
+
+#[test]
+fn people_written_to_are_found_whatever_their_name_and_teams_are_not() {
+    one(
+        "Please reply to Kwame Mensah about the invoice.",
+        T::Person,
+        "Kwame Mensah",
+    );
+    one(
+        "Bitte schreibe an Aiko Tanaka wegen des Termins.",
+        T::Person,
+        "Aiko Tanaka",
+    );
+    one(
+        "Merci de répondre à Zoltan Kovacs avant lundi.",
+        T::Person,
+        "Zoltan Kovacs",
+    );
+    one(
+        "Meeting with Legal tomorrow; Emma Weber will join.",
+        T::Person,
+        "Emma Weber",
+    );
+    none("Please write to Product Marketing about the launch date.");
+    none("Bitte schreibe an Vertrieb Nord wegen des Angebots.");
+    none("Merci d'écrire à Service Client pour la facture.");
+}

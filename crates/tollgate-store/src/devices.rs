@@ -171,26 +171,35 @@ const FIREWALL_SELECT: &str = "SELECT monitored_tools, sensitivity_thresholds, c
 type FirewallDbRow = (Json<Value>, Json<Value>, Json<Value>, i32, DbTime);
 
 impl Change {
-    /// Registers a device of `tenant_id`, or gives a registered one (same `device_id`) its new
-    /// token and makes it active again; returns its row id. Audited as `device.register`.
+    /// Registers a device of `tenant_id` and returns its row id. A `device_id` already
+    /// registered is given the new token (the old one stops working), made active again and
+    /// given `user_id` only with `replace` (an admin's re-registration); without it the
+    /// registration is refused as a conflict, so that a key which may only add devices cannot
+    /// take over or revive one. Audited as `device.register`.
     pub async fn register_device(
         &mut self,
         tenant_id: Uuid,
         d: &NewDevice<'_>,
+        replace: bool,
         actor: Actor,
     ) -> Result<Uuid, StoreError> {
         let now = DbTime::now();
-        let id: DbId = on_tx!(&mut self.tx, conn => sqlx::query_scalar(
+        let on_conflict = if replace {
+            "ON CONFLICT (tenant_id, device_id) DO UPDATE SET
+                 token_hash = excluded.token_hash, device_type = excluded.device_type,
+                 name = COALESCE(excluded.name, devices.name), user_id = excluded.user_id,
+                 registered_at = excluded.registered_at, is_active = true"
+        } else {
+            "ON CONFLICT (tenant_id, device_id) DO NOTHING"
+        };
+        let sql = format!(
             "INSERT INTO devices (id, tenant_id, device_id, user_id, device_type, name, token_hash,
                                   registered_at, last_seen, is_active)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, true)
-             ON CONFLICT (tenant_id, device_id) DO UPDATE SET
-                 token_hash = excluded.token_hash, device_type = excluded.device_type,
-                 name = COALESCE(excluded.name, devices.name),
-                 user_id = COALESCE(excluded.user_id, devices.user_id),
-                 registered_at = excluded.registered_at, is_active = true
-             RETURNING id",
-        )
+             {on_conflict}
+             RETURNING id"
+        );
+        let id: Option<DbId> = on_tx!(&mut self.tx, conn => sqlx::query_scalar(&sql)
         .bind(DbId(tollgate_domain::id::random()))
         .bind(DbId(tenant_id))
         .bind(d.device_id)
@@ -199,14 +208,20 @@ impl Change {
         .bind(d.name)
         .bind(d.token_hash)
         .bind(now)
-        .fetch_one(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await)?;
+        let id = id.ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "a device {:?} is registered already; an admin key with devices:write can register it again",
+                d.device_id
+            ))
+        })?;
         self.record(
             NewAuditEntry::system(
                 "device.register",
                 "device",
                 Some(id.0.to_string()),
-                json!({ "device_id": d.device_id, "device_type": d.device_type }),
+                json!({ "device_id": d.device_id, "device_type": d.device_type, "replaced": replace }),
             )
             .in_log_of(tenant_id)
             .by(actor),
@@ -254,7 +269,7 @@ impl Change {
         updated_by: Option<Uuid>,
         actor: Actor,
     ) -> Result<DateTime<Utc>, StoreError> {
-        let before = firewall_row(&mut self.tx, tenant_id).await?;
+        let before = self.firewall_config_in(tenant_id).await?;
         let now = DbTime::now();
         on_tx!(&mut self.tx, conn => sqlx::query(
             "INSERT INTO firewall_configs (id, tenant_id, monitored_tools, sensitivity_thresholds,
@@ -294,7 +309,7 @@ impl Change {
         )
         .in_log_of(tenant_id)
         .by(actor);
-        entry.body.before = before.map(|b| shown(&b));
+        entry.body.before = Some(shown(&before));
         entry.body.after = Some(shown(config));
         self.record(entry);
         Ok(now.0)
@@ -302,28 +317,37 @@ impl Change {
 }
 
 impl Change {
-    /// `tenant_id`'s configuration (or the defaults) as this change sees it, locked on
-    /// PostgreSQL until the change ends: what an `If-Match` is compared with.
+    /// `tenant_id`'s configuration as this change sees it, locked until the change ends (on
+    /// PostgreSQL; SQLite's write transactions are serial): what an `If-Match` is compared
+    /// with and what `set_firewall_config` records as before. A tenant without a stored
+    /// configuration gets the defaults stored first, so there is always a row to lock and two
+    /// first writes cannot both pass the comparison.
     pub async fn firewall_config_in(&mut self, tenant_id: Uuid) -> Result<FirewallRow, StoreError> {
-        Ok(firewall_row(&mut self.tx, tenant_id)
+        on_tx!(&mut self.tx, conn => sqlx::query(
+            "INSERT INTO firewall_configs (id, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(DbId(tollgate_domain::id::random()))
+        .bind(DbId(tenant_id))
+        .execute(&mut *conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        let sql = match &self.tx {
+            crate::Tx::Sqlite(_) => FIREWALL_SELECT.to_string(),
+            crate::Tx::Postgres(_) => format!("{FIREWALL_SELECT} FOR UPDATE"),
+        };
+        Ok(firewall_row(&mut self.tx, tenant_id, &sql)
             .await?
             .unwrap_or_else(FirewallRow::defaults))
     }
 }
 
-/// The stored configuration of `tenant_id`, if it has one (locked for the transaction on
-/// PostgreSQL, where a write transaction reads it before changing it).
+/// The stored configuration of `tenant_id`, if it has one, read with `sql`.
 async fn firewall_row(
     tx: &mut crate::Tx,
     tenant_id: Uuid,
+    sql: &str,
 ) -> Result<Option<FirewallRow>, StoreError> {
-    let sql = match tx {
-        crate::Tx::Sqlite(_) => FIREWALL_SELECT.to_string(),
-        crate::Tx::Postgres(_) => format!("{FIREWALL_SELECT} FOR UPDATE"),
-    };
-    let row: Option<FirewallDbRow> = on_tx!(tx, conn => sqlx::query_as(
-        &sql,
-    )
+    let row: Option<FirewallDbRow> = on_tx!(tx, conn => sqlx::query_as(sql)
     .bind(DbId(tenant_id))
     .fetch_optional(&mut *conn)
     .await)?;
@@ -403,7 +427,7 @@ impl Store {
     /// `tenant_id`'s firewall configuration, or seed 001's defaults if it has none stored.
     pub async fn firewall_config(&self, tenant_id: Uuid) -> Result<FirewallRow, StoreError> {
         let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
-        let row = firewall_row(&mut tx, tenant_id).await?;
+        let row = firewall_row(&mut tx, tenant_id, FIREWALL_SELECT).await?;
         tx.commit().await?;
         Ok(row.unwrap_or_else(FirewallRow::defaults))
     }

@@ -69,16 +69,17 @@ impl Store {
             .collect())
     }
 
-    /// Applies retention to every tenant.
+    /// Applies retention to every tenant. A tenant that fails does not stop the others: each
+    /// tenant's outcome is returned (what its batches deleted before a failure stays deleted).
     pub async fn run_retention_all(
         &self,
         run: RetentionRun<'_>,
-    ) -> Result<Vec<RetentionReport>, StoreError> {
-        let mut reports = Vec::new();
+    ) -> Result<Vec<(Uuid, Result<RetentionReport, StoreError>)>, StoreError> {
+        let mut outcomes = Vec::new();
         for (tenant, days) in self.retention_periods().await? {
-            reports.push(self.retain(tenant, days, run).await?);
+            outcomes.push((tenant, self.retain(tenant, days, run).await));
         }
-        Ok(reports)
+        Ok(outcomes)
     }
 
     /// Applies retention to `tenant_id`, with its configured period.

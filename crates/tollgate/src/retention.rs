@@ -69,14 +69,25 @@ async fn run_once(store: &Store, settings: &RetentionSettings, holder: &str, eve
         actor: Actor::SYSTEM,
     };
     let outcome = match store.run_retention_all(run).await {
-        Ok(reports) => {
-            let removed: u64 = reports.iter().map(|r| r.removed).sum();
+        Ok(outcomes) => {
+            let mut removed = 0;
+            let mut failed = Vec::new();
+            for (tenant, outcome) in &outcomes {
+                match outcome {
+                    Ok(report) => removed += report.removed,
+                    Err(err) => {
+                        tracing::error!(%tenant, %err, "retention failed for this tenant; the others went on");
+                        failed.push(tenant.to_string());
+                    }
+                }
+            }
             tracing::info!(
-                tenants = reports.len(),
+                tenants = outcomes.len(),
                 removed,
+                failed = failed.len(),
                 "retention: expired events deleted"
             );
-            json!({ "removed": removed, "tenants": reports.len() }).to_string()
+            json!({ "removed": removed, "tenants": outcomes.len(), "failed": failed }).to_string()
         }
         Err(err) => {
             tracing::error!(%err, "retention run failed; the next interval tries again");

@@ -435,6 +435,21 @@ const WITH_PII: &[(&str, &str)] = &[
         "fr",
         "Voici la config : DATABASE_URL={SECRET} — pourquoi ça plante ?",
     ),
+    // Names where no phrase introduces them: only the given-name lexicon finds these.
+    (
+        "en",
+        "Meeting notes: {PERSON} will send the draft by Friday.",
+    ),
+    (
+        "en",
+        "Please forward the signed contract to {PERSON} before noon.",
+    ),
+    ("de", "Laut {PERSON} ist die Lieferung verspätet."),
+    ("fr", "Hier, {PERSON} a appelé le service client."),
+    (
+        "en",
+        "Can you reply to {PERSON} that the refund went out today?",
+    ),
 ];
 
 /// Look-alikes: none of these is personal data or a secret.
@@ -494,6 +509,18 @@ const HARD_NEGATIVES: &[(&str, &str)] = &[
     (
         "fr",
         "Le colis 6A12345678901 est arrivé ; code postal 75002.",
+    ),
+    // Capitalised words after a phrase that often introduces a person: teams, not people.
+    (
+        "en",
+        "Please write to Product Marketing about the launch date.",
+    ),
+    ("en", "Reply to Customer Support with the order history."),
+    ("de", "Bitte schreibe an Vertrieb Nord wegen des Angebots."),
+    ("fr", "Merci d'écrire à Service Client pour la facture."),
+    (
+        "en",
+        "Set up a meeting with Legal Team and Finance Department next week.",
     ),
 ];
 

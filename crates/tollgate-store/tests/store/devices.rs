@@ -33,6 +33,7 @@ async fn register(store: &Store, tenant: Uuid, device_id: &str, hash: &str) -> U
                 user_id: None,
                 token_hash: hash,
             },
+            true,
             Actor::SYSTEM,
         )
         .await
@@ -86,6 +87,28 @@ async fn a_device_is_found_by_its_token_and_a_new_registration_replaces_it(db: T
     assert!(found.is_active && found.tenant_active);
     assert_eq!(store.device_by_token(&hash(2)).await.unwrap(), None);
 
+    // Without `replace` (a gateway key registering), a known id is a conflict and changes
+    // nothing: such a key cannot take a device over.
+    let mut tx = store.begin_change(Scope::Tenant(tenant)).await.unwrap();
+    let taken = tx
+        .register_device(
+            tenant,
+            &NewDevice {
+                device_id: "ext-1",
+                device_type: "cli",
+                name: None,
+                user_id: None,
+                token_hash: &hash(9),
+            },
+            false,
+            Actor::SYSTEM,
+        )
+        .await;
+    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    drop(tx);
+    assert!(store.device_by_token(&hash(1)).await.unwrap().is_some());
+    assert_eq!(store.device_by_token(&hash(9)).await.unwrap(), None);
+
     // The same client id again: the same row, the old token no longer works.
     let again = register(&store, tenant, "ext-1", &hash(2)).await;
     assert_eq!(again, first);
@@ -135,12 +158,12 @@ async fn firewall_changes_are_audited_with_before_and_after(db: TestDb) {
     assert_eq!(stored.log_retention_days, 30);
     assert_eq!(stored.custom_patterns, config.custom_patterns);
     assert!(stored.updated_at.is_some());
-    // The first change has no before (the defaults were never stored); the after holds it.
+    // Before: the defaults (90 days); after: the new configuration.
     let recorded: i64 = store
         .scalar_raw(
             "SELECT count(*) FROM audit_bodies b JOIN audit_log l ON l.id = b.entry_id
-             WHERE l.action = 'firewall_config.update' AND b.before IS NULL
-               AND CAST(b.after AS TEXT) LIKE '%PRJ-%'",
+             WHERE l.action = 'firewall_config.update'
+               AND CAST(b.before AS TEXT) LIKE '%90%' AND CAST(b.after AS TEXT) LIKE '%PRJ-%'",
         )
         .await
         .unwrap();
@@ -215,11 +238,15 @@ async fn retention_deletes_only_expired_events_in_audited_batches(db: TestDb) {
         actor: Actor::SYSTEM,
     };
     let dry = store.run_retention_all(run(true)).await.unwrap();
-    let by_tenant = |reports: &[tollgate_store::retention::RetentionReport], t| {
-        reports
+    type Outcomes = [(
+        Uuid,
+        Result<tollgate_store::retention::RetentionReport, StoreError>,
+    )];
+    let by_tenant = |outcomes: &Outcomes, t| {
+        outcomes
             .iter()
-            .find(|r| r.tenant_id == t)
-            .map(|r| (r.removed, r.batches))
+            .find(|(tenant, _)| *tenant == t)
+            .map(|(_, r)| r.as_ref().map(|r| (r.removed, r.batches)).unwrap())
             .unwrap()
     };
     assert_eq!(by_tenant(&dry, a), (5, 0));
@@ -243,7 +270,9 @@ async fn retention_deletes_only_expired_events_in_audited_batches(db: TestDb) {
 
     // Again: nothing left to delete, nothing recorded.
     let again = store.run_retention_all(run(false)).await.unwrap();
-    assert!(again.iter().all(|r| r.removed == 0 && r.batches == 0));
+    assert!(again
+        .iter()
+        .all(|(_, r)| matches!(r, Ok(r) if r.removed == 0 && r.batches == 0)));
     assert_eq!(audit_count(&store, "retention.run").await, 4);
     // The triggers still refuse a plain delete.
     assert!(store

@@ -36,26 +36,38 @@ pub(super) async fn run(cmd: RetentionCommand, settings: Settings) -> anyhow::Re
         requested_by: &requested_by,
         actor: Actor::SYSTEM,
     };
-    let reports = match tenant {
-        Some(id) => vec![store.run_retention(id, run).await?],
+    let outcomes = match tenant {
+        Some(id) => vec![(id, store.run_retention(id, run).await)],
         None => store.run_retention_all(run).await?,
     };
     let verb = if dry_run { "would remove" } else { "removed" };
-    for r in &reports {
-        say!(
-            "tenant {}: {verb} {} event(s) older than {} days (before {}){}",
-            r.tenant_id,
-            r.removed,
-            r.days,
-            r.cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            if r.batches > 0 {
-                format!(" in {} batch(es)", r.batches)
-            } else {
-                String::new()
+    let (mut total, mut failed) = (0, 0);
+    for (tenant, outcome) in &outcomes {
+        match outcome {
+            Ok(r) => {
+                total += r.removed;
+                say!(
+                    "tenant {tenant}: {verb} {} event(s) older than {} days (before {}){}",
+                    r.removed,
+                    r.days,
+                    r.cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    if r.batches > 0 {
+                        format!(" in {} batch(es)", r.batches)
+                    } else {
+                        String::new()
+                    }
+                );
             }
-        );
+            Err(err) => {
+                failed += 1;
+                say!("tenant {tenant}: failed: {err}");
+            }
+        }
     }
-    let total: u64 = reports.iter().map(|r| r.removed).sum();
-    say!("{verb} {total} event(s) in {} tenant(s)", reports.len());
+    say!("{verb} {total} event(s) in {} tenant(s)", outcomes.len());
+    if failed > 0 {
+        say!("{failed} tenant(s) failed; run again to retry them");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use super::admin::{presented, presented_hash, AdminKey};
 use super::error::ApiError;
-use super::firewall::{config_json, etag};
+use super::firewall::{config_json, etag, names_tag};
 use super::AppState;
 
 /// How long a device may keep its configuration before asking again (it revalidates with
@@ -40,6 +40,8 @@ use super::AppState;
 const CONFIG_MAX_AGE_SECONDS: u32 = 300;
 /// Clock skew tolerated in an event's `occurred_at`.
 const FUTURE_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+/// Events older than the longest retention period are refused.
+const OLDEST: chrono::Duration = chrono::Duration::days(365);
 /// Metadata of one event, serialised, at most.
 const MAX_METADATA_BYTES: usize = 4096;
 
@@ -180,8 +182,8 @@ fn check_registration(r: &Registration) -> Result<(), ApiError> {
     }
 }
 
-/// Registers the device (again, for a known `device_id`: its old token stops working) and
-/// returns its token, once.
+/// Registers the device and returns its token, once. A known `device_id` is a conflict for a
+/// gateway key; an admin key registers it again (new token, the old one stops working).
 async fn register(
     State(state): State<AppState>,
     registrar: Registrar,
@@ -189,16 +191,24 @@ async fn register(
 ) -> Result<Response, ApiError> {
     let Json(r) = body?;
     check_registration(&r)?;
-    let (tenant, user, actor) = match &registrar {
+    // A gateway key only adds devices; an admin may register a known one again (new token,
+    // active again, theirs).
+    let (tenant, user, replace, actor) = match &registrar {
         Registrar::Gateway { tenant, key } => (
             *tenant,
             None,
+            false,
             Actor {
                 kind: ActorType::ApiKey,
                 id: Some(*key),
             },
         ),
-        Registrar::Admin(admin) => (admin.grant.tenant_id, admin.grant.user_id, admin.actor()),
+        Registrar::Admin(admin) => (
+            admin.grant.tenant_id,
+            admin.grant.user_id,
+            true,
+            admin.actor(),
+        ),
     };
     let issued = key::issue(KeyKind::Device, &mut rand::thread_rng());
     let mut change = state.store.begin_change(Scope::Tenant(tenant)).await?;
@@ -212,6 +222,7 @@ async fn register(
                 user_id: user,
                 token_hash: &issued.hash,
             },
+            replace,
             actor,
         )
         .await?;
@@ -245,8 +256,7 @@ async fn config(
     ];
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+        .is_some_and(|v| names_tag(v, &tag, true));
     if unchanged {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
@@ -256,11 +266,9 @@ async fn config(
 /// Each tenant's detector, compiled once per configuration.
 #[derive(Default)]
 pub(crate) struct TenantScanners {
-    /// By tenant: the configuration's `updated_at` it was compiled from, and the result.
-    by_tenant: RwLock<HashMap<Uuid, Compiled>>,
+    /// By tenant: the entity tag of the configuration it was compiled from, and the result.
+    by_tenant: RwLock<HashMap<Uuid, (String, Arc<TenantScanner>)>>,
 }
-
-type Compiled = (Option<DateTime<Utc>>, Arc<TenantScanner>);
 
 /// A tenant's configuration and the detector with its patterns.
 pub(crate) struct TenantScanner {
@@ -269,33 +277,34 @@ pub(crate) struct TenantScanner {
 }
 
 impl TenantScanners {
-    /// The detector for `tenant` as configured in `row` (compiled when the row changed).
-    fn get(&self, tenant: Uuid, row: &FirewallRow) -> Arc<TenantScanner> {
+    /// The detector for `tenant` as its stored configuration `row` says, compiled (off the
+    /// async workers) when the configuration changed.
+    async fn get(&self, tenant: Uuid, row: &FirewallRow) -> Result<Arc<TenantScanner>, ApiError> {
+        let config = config_json(row);
+        let tag = etag(&config);
         if let Ok(cached) = self.by_tenant.read() {
             if let Some((at, scanner)) = cached.get(&tenant) {
-                if *at == row.updated_at {
-                    return scanner.clone();
+                if *at == tag {
+                    return Ok(scanner.clone());
                 }
             }
         }
-        let compiled = Arc::new(compile(tenant, row));
+        let compiled = tokio::task::spawn_blocking(move || Arc::new(compile(tenant, &config)))
+            .await
+            .map_err(|_| ApiError::Internal)?;
         if let Ok(mut cached) = self.by_tenant.write() {
-            cached.insert(tenant, (row.updated_at, compiled.clone()));
+            cached.insert(tenant, (tag, compiled.clone()));
         }
-        compiled
+        Ok(compiled)
     }
 }
 
 /// The stored configuration was checked when saved; one that no longer compiles (changed
 /// in the database by hand) is logged and the built-in detector used, so scanning goes on.
-fn compile(tenant: Uuid, row: &FirewallRow) -> TenantScanner {
-    let config = FirewallConfig::from_json(&config_json(row)).unwrap_or_else(|errors| {
-        tracing::error!(%tenant, ?errors, "stored firewall configuration is not valid; scanning with the defaults");
-        FirewallConfig::default()
-    });
-    let scanner = config.scanner().unwrap_or_else(|err| {
-        tracing::error!(%tenant, %err, "custom patterns do not compile; scanning with the built-in types");
-        Scanner::new()
+fn compile(tenant: Uuid, config: &Value) -> TenantScanner {
+    let (config, scanner) = FirewallConfig::compile(config).unwrap_or_else(|errors| {
+        tracing::error!(%tenant, ?errors, "stored firewall configuration is not valid; scanning with the built-in types and default thresholds");
+        (FirewallConfig::default(), Scanner::new())
     });
     TenantScanner { config, scanner }
 }
@@ -341,7 +350,7 @@ async fn scan(
 ) -> Result<Json<Value>, ApiError> {
     let Json(request) = body?;
     let row = state.store.firewall_config(device.tenant_id).await?;
-    let tenant = state.scanners.get(device.tenant_id, &row);
+    let tenant = state.scanners.get(device.tenant_id, &row).await?;
     let findings = tenant.scanner.scan(&request.text);
     let risk = tenant.config.sensitivity_thresholds.risk(&findings);
     let action = action_of(&state.pii, &findings);
@@ -448,6 +457,12 @@ fn check_event(
             "is in the future; check the device's clock",
         ));
     }
+    if e.occurred_at.is_some_and(|t| t < now - OLDEST) {
+        errors.push(field(
+            at("occurred_at"),
+            "is more than 365 days ago, older than any retention period keeps; drop the event",
+        ));
+    }
     if !short(&e.tool_name, 100) {
         errors.push(field(at("tool_name"), "must be 1 to 100 characters"));
     }
@@ -479,18 +494,29 @@ fn check_event(
     if !["green", "amber", "red"].contains(&e.risk_level.as_str()) {
         errors.push(field(at("risk_level"), "must be green, amber or red"));
     }
-    if e.prompt_length > i32::MAX as u32 || e.entity_count.is_some_and(|n| n > i32::MAX as u32) {
+    if e.prompt_length > i32::MAX as u32 {
         errors.push(field(at("prompt_length"), "is too large"));
     }
-    if let Some(bad) = e
-        .detected_entity_types
-        .iter()
-        .find(|t| !PII_TYPES.contains(&t.as_str()))
+    let types = &e.detected_entity_types;
+    if e.entity_count
+        .is_some_and(|n| n > i32::MAX as u32 || (n as usize) < types.len())
     {
+        errors.push(field(
+            at("entity_count"),
+            "must be at least the number of detected_entity_types",
+        ));
+    }
+    if let Some(bad) = types.iter().find(|t| !PII_TYPES.contains(&t.as_str())) {
         errors.push(field(
             at("detected_entity_types"),
             format!("{bad:?} is not a type; use {}", PII_TYPES.join(", ")),
         ));
+    } else if types
+        .iter()
+        .enumerate()
+        .any(|(j, t)| types[..j].contains(t))
+    {
+        errors.push(field(at("detected_entity_types"), "names a type twice"));
     }
     let metadata = Value::Object(e.metadata.clone());
     if metadata.to_string().len() > MAX_METADATA_BYTES {
@@ -498,33 +524,42 @@ fn check_event(
             at("metadata"),
             format!("is larger than {MAX_METADATA_BYTES} bytes"),
         ));
-    } else if let Some((key, kind)) = personal_data_in(&e.metadata, scanner) {
+    } else if let Some((path, kind)) = personal_data_in(&metadata, "metadata", scanner) {
         errors.push(field(
-            format!("events[{i}].metadata.{key}"),
+            at(&path),
             format!(
-                "holds {} : events carry metadata only, never prompt content or personal data",
+                "holds {}: events carry metadata only, never prompt content or personal data",
                 kind.as_str()
             ),
         ));
     }
+    if let Some(kind) = scanner.scan(&e.tool_name).first().map(|f| f.kind) {
+        errors.push(field(
+            at("tool_name"),
+            format!("holds {}; name the tool, not what was sent", kind.as_str()),
+        ));
+    }
 }
 
-/// The first metadata value in which the detector finds something, and what.
-fn personal_data_in(
-    metadata: &Map<String, Value>,
-    scanner: &Scanner,
-) -> Option<(String, EntityType)> {
-    fn walk(v: &Value, scanner: &Scanner) -> Option<EntityType> {
-        match v {
-            Value::String(s) => scanner.scan(s).first().map(|f| f.kind),
-            Value::Array(items) => items.iter().find_map(|i| walk(i, scanner)),
-            Value::Object(map) => map.values().find_map(|i| walk(i, scanner)),
-            _ => None,
-        }
+/// The first key or string under `v` (at `path`) in which the detector finds something:
+/// where, and what.
+fn personal_data_in(v: &Value, path: &str, scanner: &Scanner) -> Option<(String, EntityType)> {
+    let found = |s: &str| scanner.scan(s).first().map(|f| f.kind);
+    match v {
+        Value::String(s) => found(s).map(|kind| (path.to_string(), kind)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| personal_data_in(item, &format!("{path}[{i}]"), scanner)),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let at = format!("{path}.{k}");
+            match found(k) {
+                Some(kind) => Some((at, kind)),
+                None => personal_data_in(item, &at, scanner),
+            }
+        }),
+        _ => None,
     }
-    metadata
-        .iter()
-        .find_map(|(k, v)| walk(v, scanner).map(|kind| (k.clone(), kind)))
 }
 
 /// Stores a batch of AI-tool uses the device saw. All or nothing: a batch with a bad event is
@@ -542,9 +577,12 @@ async fn events(
         )]));
     }
     let now = Utc::now();
+    // The tenant's own patterns keep its secrets out of metadata too.
+    let row = state.store.firewall_config(device.tenant_id).await?;
+    let tenant = state.scanners.get(device.tenant_id, &row).await?;
     let mut errors = Vec::new();
     for (i, e) in batch.events.iter().enumerate() {
-        check_event(i, e, now, &state.builtin, &mut errors);
+        check_event(i, e, now, &tenant.scanner, &mut errors);
     }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));

@@ -40,6 +40,8 @@ pub(crate) enum ApiError {
     NotFound(String),
     #[error("{0}")]
     PreconditionFailed(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("the database is unavailable; try again shortly")]
     Unavailable,
     #[error("internal error; the cause is logged with the request id")]
@@ -66,6 +68,7 @@ impl ApiError {
             E::UnknownLog(_) => (StatusCode::NOT_FOUND, INVALID, "unknown_log"),
             E::BadRequest(_) => (StatusCode::BAD_REQUEST, INVALID, "invalid_request"),
             E::NotFound(_) => (StatusCode::NOT_FOUND, INVALID, "not_found"),
+            E::Conflict(_) => (StatusCode::CONFLICT, INVALID, "conflict"),
             E::PreconditionFailed(_) => (
                 StatusCode::PRECONDITION_FAILED,
                 INVALID,
@@ -89,6 +92,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::OutOfRange(message) => ApiError::BadRequest(message),
+            StoreError::Conflict(message) => ApiError::Conflict(message),
             e if e.is_unavailable() => ApiError::Unavailable,
             e => {
                 tracing::error!(err = %e, "API: store error");

@@ -3,9 +3,10 @@
 //! before anything is stored, `If-Match` against lost updates), its devices, and retention
 //! on demand (`retention:run`). Every change goes through the audit ledger.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tollgate_domain::scope::{
     DEVICES_READ, DEVICES_WRITE, FIREWALL_READ, FIREWALL_WRITE, RETENTION_RUN,
 };
-use tollgate_pii::FirewallConfig;
+use tollgate_pii::{FirewallConfig, Thresholds};
 use tollgate_store::devices::FirewallRow;
 use tollgate_store::retention::RetentionRun;
 use tollgate_store::Scope;
@@ -34,11 +35,15 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/retention/run", post(retention))
 }
 
-/// The configuration as the APIs show it.
+/// The configuration as the APIs show it, thresholds with their defaults filled in (a tenant
+/// that never saved any is shown the ones in force).
 pub(crate) fn config_json(row: &FirewallRow) -> Value {
+    let thresholds = Thresholds::deserialize(&row.sensitivity_thresholds)
+        .map(|t| json!(t))
+        .unwrap_or_else(|_| row.sensitivity_thresholds.clone());
     json!({
         "monitored_tools": row.monitored_tools,
-        "sensitivity_thresholds": row.sensitivity_thresholds,
+        "sensitivity_thresholds": thresholds,
         "custom_patterns": row.custom_patterns,
         "log_retention_days": row.log_retention_days,
     })
@@ -48,6 +53,19 @@ pub(crate) fn config_json(row: &FirewallRow) -> Value {
 pub(crate) fn etag(config: &Value) -> String {
     let digest = Sha256::digest(config.to_string().as_bytes());
     format!("\"{}\"", hex::encode(&digest[..16]))
+}
+
+/// Whether a conditional header (`If-Match`, `If-None-Match`) names `tag` or `*`. With
+/// `weak`, `W/"…"` matches its strong tag (RFC 9110's weak comparison, for `If-None-Match`:
+/// proxies that compress mark tags weak). A header that is not text names nothing.
+pub(crate) fn names_tag(header: &HeaderValue, tag: &str, weak: bool) -> bool {
+    let Ok(listed) = header.to_str() else {
+        return false;
+    };
+    listed
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == tag || (weak && t.strip_prefix("W/").is_some_and(|t| t == tag)))
 }
 
 fn with_etag(row: &FirewallRow) -> Response {
@@ -78,7 +96,11 @@ async fn replace(
 ) -> Result<Response, ApiError> {
     admin.require(FIREWALL_WRITE)?;
     let Json(body) = body?;
-    let config = FirewallConfig::from_json(&body).map_err(ApiError::Invalid)?;
+    // Up to 100 patterns compile here: off the async workers.
+    let config = tokio::task::spawn_blocking(move || FirewallConfig::from_json(&body))
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(ApiError::Invalid)?;
     let row = FirewallRow {
         monitored_tools: json!(config.monitored_tools),
         sensitivity_thresholds: json!(config.sensitivity_thresholds),
@@ -88,10 +110,10 @@ async fn replace(
     };
     let tenant = admin.grant.tenant_id;
     let mut change = state.store.begin_change(Scope::Tenant(tenant)).await?;
-    if let Some(expected) = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()) {
-        // Read inside the change, so that a concurrent update cannot slip in between.
+    if let Some(expected) = headers.get(header::IF_MATCH) {
+        // Read (and locked) inside the change, so that no concurrent update slips in between.
         let current = etag(&config_json(&change.firewall_config_in(tenant).await?));
-        if expected.trim() != current && expected.trim() != "*" {
+        if !names_tag(expected, &current, false) {
             return Err(ApiError::PreconditionFailed(
                 "the firewall configuration changed since you read it; fetch it again and reapply your change".to_string(),
             ));
@@ -156,10 +178,18 @@ struct RetentionRequest {
 async fn retention(
     State(state): State<AppState>,
     admin: AdminKey,
-    body: Option<Json<RetentionRequest>>,
+    body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     admin.require(RETENTION_RUN)?;
-    let request = body.map(|Json(r)| r).unwrap_or_default();
+    // The body is read whatever its content type says: a dry run asked for without one must
+    // not delete.
+    let request: RetentionRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RetentionRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::BadRequest(format!("the body must be {{\"dry_run\": true|false}}: {e}"))
+        })?
+    };
     let requested_by = format!("admin key {}", admin.grant.key_id);
     let report = state
         .store

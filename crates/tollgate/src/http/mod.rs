@@ -30,8 +30,6 @@ pub(crate) struct AppState {
     pub pii: Arc<tollgate_config::PiiSettings>,
     /// Each tenant's detector, with its custom patterns.
     pub scanners: Arc<devices::TenantScanners>,
-    /// The built-in detector, which keeps personal data out of event metadata.
-    pub builtin: Arc<tollgate_pii::Scanner>,
     /// Rows per retention transaction.
     pub retention_batch: u32,
 }
@@ -62,7 +60,6 @@ pub(crate) fn router(
         audit_keys,
         pii: Arc::new(settings.pii.clone()),
         scanners: Arc::default(),
-        builtin: Arc::new(tollgate_pii::Scanner::new()),
         retention_batch: settings.retention.batch_size,
     };
     Router::new()

@@ -95,6 +95,21 @@ async fn a_device_registers_scans_and_reports(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    // A proxy that compressed the answer marks the tag weak: still the same configuration.
+    let r = app
+        .client
+        .get(app.url("/v1/firewall/config"))
+        .bearer_auth(&token)
+        .header("if-none-match", format!("W/{etag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    // The thresholds in force are shown, not an empty object.
+    assert_eq!(
+        config["sensitivity_thresholds"],
+        json!({"amber": 1, "red": 3, "red_types": ["SECRET"]})
+    );
 
     // A scan: risk, action, findings, and the text to offer instead. Nothing is stored.
     let text = "Mail jane.doe@example.com the key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD";
@@ -154,8 +169,9 @@ async fn a_device_registers_scans_and_reports(db: TestDb) {
         "/v1/events",
         &token,
         json!({"events": [
-            event("e3", json!({"note": "asked about jane.doe@example.com"})),
-            {"tool_name": "", "tool_type": "phone", "risk_level": "purple"}
+            event("e3", json!({"page": {"notes": ["ok", "asked about jane.doe@example.com"]}})),
+            {"tool_name": "", "tool_type": "phone", "risk_level": "purple",
+             "occurred_at": "2020-01-01T00:00:00Z"}
         ]}),
     )
     .await;
@@ -169,7 +185,8 @@ async fn a_device_registers_scans_and_reports(db: TestDb) {
     assert_eq!(
         fields,
         [
-            "events[0].metadata.note",
+            "events[0].metadata.page.notes[1]",
+            "events[1].occurred_at",
             "events[1].tool_name",
             "events[1].tool_type",
             "events[1].risk_level"
@@ -204,10 +221,19 @@ async fn a_device_registers_scans_and_reports(db: TestDb) {
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
-    // Registering again gives a new token; the old one stops working.
-    let new_token = register(&app, &gateway_key, "ext-42").await;
+    // A gateway key cannot take a registered device over (nor revive one an admin turned
+    // off): the device keeps its token.
+    let (status, body) = post(
+        &app,
+        "/v1/devices/register",
+        &gateway_key,
+        json!({"device_id": "ext-42", "device_type": "browser"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, _) = post(&app, "/v1/scan", &token, json!({"text": "x"})).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(status, 200);
+    let new_token = register(&app, &gateway_key, "ext-43").await;
     let (status, _) = post(&app, "/v1/scan", &new_token, json!({"text": "x"})).await;
     assert_eq!(status, 200);
     let registered = count(
@@ -320,6 +346,12 @@ async fn an_admin_configures_the_firewall_and_devices_follow(db: TestDb) {
         (status, body["error"]["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("device_inactive"))
     );
+    // An admin registers it again: a new token, active again; the old one stays dead.
+    let again = register(&app, &admin, "agent-1").await;
+    let (status, _) = post(&app, "/v1/scan", &again, json!({"text": "x"})).await;
+    assert_eq!(status, 200);
+    let (status, _) = post(&app, "/v1/scan", &token, json!({"text": "x"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Scopes are checked per route.
     let reader = admin_key(&app.store, &[SCOPE_READ]).await;
@@ -339,14 +371,17 @@ async fn an_admin_configures_the_firewall_and_devices_follow(db: TestDb) {
     );
     let (status, _) = post(&app, "/api/v1/retention/run", &reader, json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, report) = post(
-        &app,
-        "/api/v1/retention/run",
-        &admin,
-        json!({"dry_run": true}),
-    )
-    .await;
-    assert_eq!(status, 200, "{report}");
+    // A dry run asked for without a content type is still a dry run.
+    let r = app
+        .client
+        .post(app.url("/api/v1/retention/run"))
+        .bearer_auth(&admin)
+        .body(r#"{"dry_run": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
     assert_eq!(
         (
             report["log_retention_days"].as_i64(),
