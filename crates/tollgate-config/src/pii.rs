@@ -42,6 +42,8 @@ pub struct PiiSettings {
     pub redaction: PiiRedaction,
     /// Put the original values back where the answer repeats a placeholder, streamed or not.
     pub restore_in_response: bool,
+    /// Scan the model's answer too, with the same actions (`block` cuts it before the value).
+    pub scan_answers: bool,
     /// Key of the keyed hashes; masked in `config show`. Empty: a random key per process.
     pub hash_key: String,
 }
@@ -54,6 +56,7 @@ impl Default for PiiSettings {
             actions: BTreeMap::new(),
             redaction: PiiRedaction::Placeholder,
             restore_in_response: true,
+            scan_answers: false,
             hash_key: String::new(),
         }
     }
@@ -68,6 +71,7 @@ impl std::fmt::Debug for PiiSettings {
             .field("actions", &self.actions)
             .field("redaction", &self.redaction)
             .field("restore_in_response", &self.restore_in_response)
+            .field("scan_answers", &self.scan_answers)
             .field("hash_key", &crate::providers::mask(&self.hash_key))
             .finish()
     }

@@ -282,7 +282,7 @@ impl Drop for Pending<'_> {
 }
 
 /// A whole answer: the caller's model name on it, its usage settled and recorded, then sent.
-async fn whole_answer(finish: Finish, request: CallBody<'_>, mut body: Value) -> Response {
+async fn whole_answer(mut finish: Finish, request: CallBody<'_>, mut body: Value) -> Response {
     let usage = whole_usage(request.wire(), &body, || {
         request.counted_prompt(tokens::Counting::Exact)
     });
@@ -296,6 +296,10 @@ async fn whole_answer(finish: Finish, request: CallBody<'_>, mut body: Value) ->
     }
     if let Some(redaction) = &finish.restore {
         crate::firewall::restore_json(redaction, &mut body);
+    }
+    if let Some(rules) = finish.state.firewall.as_ref().and_then(|f| f.answers()) {
+        let found = rules.judge_whole(request.wire(), finish.restore.clone(), &mut body);
+        finish.outcome.found_in_answer(&found);
     }
     let model = finish.model.name.clone();
     let attempts = finish.outcome.attempts;

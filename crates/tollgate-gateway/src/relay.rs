@@ -20,7 +20,7 @@ use tollgate_providers::stream::{Outgoing, StreamContext, StreamMeter, Wire};
 use tollgate_providers::tokens::Counting;
 use tollgate_providers::upstream::{Events, StreamFailure};
 
-use crate::firewall::StreamRestore;
+use crate::firewall::StreamFirewall;
 use crate::forward::Sent;
 use crate::record::{Outcome, CLIENT_GONE};
 use crate::reservation::{self, Held};
@@ -120,7 +120,7 @@ pub(crate) fn usage_headers(headers: &mut HeaderMap, cost: i64, remaining: Optio
 struct Relay {
     events: Events,
     meter: StreamMeter,
-    restore: Option<StreamRestore>,
+    firewall: Option<StreamFirewall>,
     wire: Wire,
     finish: Option<Finish>,
     out: Vec<u8>,
@@ -131,13 +131,14 @@ struct Relay {
 pub(crate) fn respond(finish: Finish, events: Events, ctx: StreamContext) -> Response {
     let model = HeaderValue::from_str(&ctx.model).ok();
     let attempts = finish.outcome.attempts;
-    let restore = finish
-        .restore
-        .clone()
-        .map(|r| StreamRestore::new(r, ctx.wire));
+    let firewall = StreamFirewall::new(
+        finish.restore.clone(),
+        finish.state.firewall.as_ref().and_then(|f| f.answers()),
+        ctx.wire,
+    );
     let relay = Relay {
         events,
-        restore,
+        firewall,
         wire: ctx.wire,
         meter: StreamMeter::new(ctx),
         finish: Some(finish),
@@ -221,9 +222,9 @@ impl Relay {
 
     /// Queues `event` for the caller, the firewall's placeholders put back.
     fn push(&mut self, event: &Outgoing) {
-        match &mut self.restore {
-            Some(restore) => {
-                for e in restore.pass(event.clone()) {
+        match &mut self.firewall {
+            Some(firewall) => {
+                for e in firewall.pass(event.clone()) {
                     e.encode_into(self.wire, &mut self.out);
                 }
             }
@@ -239,12 +240,21 @@ impl Relay {
         )
     }
 
-    /// Settles and records, then queues the closing events.
+    /// Settles and records, then queues the closing events (judged first, so that the record
+    /// holds what the answer's last text showed).
     async fn end(&mut self, error: Option<&'static str>) {
         self.over = true;
         let error = error.or(self.meter.error().map(|_| "upstream_stream_error"));
         let usage = self.usage(Counting::Exact);
-        if let Some(finish) = self.finish.take() {
+        let body = std::mem::take(&mut self.out);
+        for e in self.meter.closing(usage) {
+            self.push(&e);
+        }
+        let closing = std::mem::replace(&mut self.out, body);
+        if let Some(mut finish) = self.finish.take() {
+            if let Some(firewall) = &self.firewall {
+                finish.outcome.found_in_answer(firewall.answer_types());
+            }
             let settled = finish.complete(usage, error).await;
             // An SSE comment: every client ignores it, and curl users see the cost.
             let mut note = format!(": tollgate cost_micros={}", settled.cost);
@@ -254,9 +264,7 @@ impl Relay {
             note.push_str("\n\n");
             self.out.extend_from_slice(note.as_bytes());
         }
-        for e in self.meter.closing(usage) {
-            self.push(&e);
-        }
+        self.out.extend_from_slice(&closing);
     }
 }
 
@@ -264,9 +272,12 @@ impl Drop for Relay {
     fn drop(&mut self) {
         // The caller left before the end: charge and record what was produced.
         let usage = self.usage(Counting::IfReady);
-        let Some(finish) = self.finish.take() else {
+        let Some(mut finish) = self.finish.take() else {
             return;
         };
+        if let Some(firewall) = &self.firewall {
+            finish.outcome.found_in_answer(firewall.answer_types());
+        }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let mut finish = finish;

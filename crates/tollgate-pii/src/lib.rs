@@ -5,6 +5,7 @@
 
 mod entity;
 pub mod eval;
+mod guard;
 mod names;
 mod offsets;
 mod recognizers;
@@ -17,6 +18,7 @@ mod text;
 pub mod validate;
 
 pub use entity::{EntityType, SecretKind};
+pub use guard::{Act, AnswerGuard, AnswerPolicy, TAIL};
 pub use offsets::byte_to_char_offsets;
 pub use redact::{Redaction, Replacement, StreamRestorer};
 pub use risk::{Risk, Thresholds};

@@ -209,7 +209,7 @@ pub(crate) fn builtin() -> Vec<Recognizer> {
         ),
         secret(
             S::ModelProviderKey,
-            r"tg_(?:gw|adm)_[A-Za-z0-9]{20,}",
+            r"tg_(?:gw|adm|dev)_[A-Za-z0-9]{20,}",
             0,
             token,
         ),

@@ -64,6 +64,12 @@ impl Redaction {
         }
     }
 
+    /// Whether `value` of type `kind` was replaced by one of this request's placeholders (a
+    /// value the caller sent, which the answer may repeat to them).
+    pub fn stands_for(&self, kind: EntityType, value: &str) -> bool {
+        self.placeholders.contains_key(&(kind, value.to_string()))
+    }
+
     /// Whether any placeholder was handed out (so the answer needs restoring).
     pub fn is_empty(&self) -> bool {
         self.originals.is_empty()

@@ -54,6 +54,21 @@ impl Outcome {
         self
     }
 
+    /// Adds the types found in the answer to those found in the request (names sorted, each
+    /// once).
+    pub(crate) fn found_in_answer(
+        &mut self,
+        types: &std::collections::BTreeSet<tollgate_pii::EntityType>,
+    ) {
+        for t in types {
+            let name = t.as_str().to_string();
+            if let Err(at) = self.pii_types.binary_search(&name) {
+                self.pii_types.insert(at, name);
+            }
+        }
+        self.pii_detected = !self.pii_types.is_empty();
+    }
+
     /// The record of a call whose caller went away before the answer.
     pub(crate) fn abandoned(mut self) -> Self {
         self.error = Some(CLIENT_GONE);

@@ -6,7 +6,8 @@
 //! `[mock:status 503]` fails with that status, `[mock:retry-after 2]` adds `Retry-After`,
 //! `[mock:flaky 2]` fails the first two attempts of the same prompt with 503, `[mock:cut 3]`
 //! ends a stream after three pieces without its end, `[mock:slow 200]` waits 200 ms first,
-//! `[mock:no-usage]` reports no token counts.
+//! `[mock:no-usage]` reports no token counts, `[mock:leak]` adds personal data and a key of
+//! its own to the answer (for testing the scanning of answers).
 
 mod runtime;
 
@@ -33,7 +34,12 @@ pub struct Directives {
     pub slow_ms: Option<u64>,
     /// Report no token counts, like servers without usage reporting.
     pub no_usage: bool,
+    /// Add [`LEAK`] to the answer.
+    pub leak: bool,
 }
+
+/// What `[mock:leak]` adds to an answer: a card, an email and a key no request sent.
+pub const LEAK: &str = "Here is what I found: card 4000 0566 5566 5556, mail leak.victim@example.org, and the key sk-live-0aB1cD2eF3gH4iJ5kL6mN7oP8qR9sT0uV1wX2yZ3 in the logs.";
 
 impl Directives {
     /// The directives in `text`.
@@ -52,6 +58,7 @@ impl Directives {
             cut: number("cut").and_then(|s| usize::try_from(s).ok()),
             slow_ms: number("slow"),
             no_usage: text.contains("[mock:no-usage]"),
+            leak: text.contains("[mock:leak]"),
         }
     }
 }
@@ -116,10 +123,15 @@ pub fn answer(request: &ChatRequest, model: &str) -> MockAnswer {
         format!("The tool answered: {}", words(&result))
     } else {
         let echo = words(&last_user_text(request));
-        if echo.is_empty() {
+        let said = if echo.is_empty() {
             format!("Hello from the {model} mock model of Tollgate.")
         } else {
             format!("This is the {model} mock model of Tollgate. You said: {echo}")
+        };
+        if Directives::parse(&last_user_text(request)).leak {
+            format!("{said} {LEAK}")
+        } else {
+            said
         }
     };
     let mut pieces: Vec<String> = text.split_inclusive(' ').map(str::to_string).collect();
@@ -295,9 +307,11 @@ mod tests {
                 cut: Some(4),
                 slow_ms: Some(30),
                 no_usage: false,
+                leak: false,
             }
         );
         assert!(Directives::parse("[mock:no-usage]").no_usage);
+        assert!(Directives::parse("tell me [mock:leak]").leak);
         assert_eq!(Directives::parse("[mock:status 200]").status, None);
         assert_eq!(Directives::parse("plain"), Directives::default());
     }

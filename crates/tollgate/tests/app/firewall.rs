@@ -12,6 +12,7 @@ backend_tests!(
     the_provider_sees_placeholders_only,
     the_caller_gets_the_values_back_streamed_and_not,
     a_blocked_type_is_refused_without_its_value,
+    answers_are_scanned_when_asked_streamed_and_not,
 );
 
 const EMAIL: &str = "jane.doe@example.com";
@@ -179,4 +180,179 @@ async fn a_blocked_type_is_refused_without_its_value(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// The answer's text, how it finished, and the call's id: OpenAI or Anthropic surface, whole
+/// or streamed.
+async fn answer(
+    app: &TestApp,
+    key: &str,
+    anthropic: bool,
+    stream: bool,
+    text: &str,
+) -> (String, String, String) {
+    let r = if anthropic {
+        app.client
+            .post(app.url("/v1/messages"))
+            .header("x-api-key", key)
+            .json(
+                &json!({"model": "mock-small", "max_tokens": 300, "stream": stream,
+                          "messages": [{"role": "user", "content": text}]}),
+            )
+    } else {
+        let mut body = chat("mock-small", text);
+        body["stream"] = json!(stream);
+        app.client
+            .post(app.url("/v1/chat/completions"))
+            .bearer_auth(key)
+            .json(&body)
+    }
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    let (content, finish) = match (anthropic, stream) {
+        (false, false) => {
+            let v: Value = r.json().await.unwrap();
+            let choice = &v["choices"][0];
+            (
+                choice["message"]["content"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                choice["finish_reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
+        (false, true) => {
+            let (events, done) = sse_events(&r.text().await.unwrap());
+            assert!(done);
+            let text = events
+                .iter()
+                .filter_map(|c| {
+                    c["choices"]
+                        .get(0)
+                        .and_then(|ch| ch["delta"]["content"].as_str())
+                })
+                .collect::<String>();
+            let finish = events
+                .iter()
+                .rev()
+                .find_map(|c| {
+                    c["choices"]
+                        .get(0)
+                        .and_then(|ch| ch["finish_reason"].as_str())
+                })
+                .unwrap_or_default()
+                .to_string();
+            (text, finish)
+        }
+        (true, false) => {
+            let v: Value = r.json().await.unwrap();
+            (
+                v["content"][0]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                v["stop_reason"].as_str().unwrap_or_default().to_string(),
+            )
+        }
+        (true, true) => {
+            let (events, _) = sse_events(&r.text().await.unwrap());
+            let text = events
+                .iter()
+                .filter(|e| e["type"] == "content_block_delta")
+                .filter_map(|e| e["delta"]["text"].as_str())
+                .collect::<String>();
+            let stop = events
+                .iter()
+                .rev()
+                .filter(|e| e["type"] == "message_delta")
+                .find_map(|e| e["delta"]["stop_reason"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            (text, stop)
+        }
+    };
+    (content, finish, id)
+}
+
+const LEAKED: [&str; 3] = [
+    "4000 0566 5566 5556",
+    "leak.victim@example.org",
+    "sk-live-0aB1cD2eF3gH4iJ5kL6mN7oP8qR9sT0uV1wX2yZ3",
+];
+
+async fn answers_are_scanned_when_asked_streamed_and_not(db: TestDb) {
+    let mut settings = db.settings();
+    settings.pii.scan_answers = true;
+    let app = TestApp::spawn_with(settings.clone()).await;
+    let (_, _, key) = key_with(&app.store, None).await;
+    for anthropic in [false, true] {
+        for stream in [false, true] {
+            // The caller's own values come back; what the model adds is redacted.
+            let (text, _, _) = answer(
+                &app,
+                &key,
+                anthropic,
+                stream,
+                &format!("{} [mock:leak]", prompt()),
+            )
+            .await;
+            for value in [EMAIL, CARD, IBAN, KEY] {
+                assert!(
+                    text.contains(value),
+                    "{anthropic}/{stream}: the caller's {value} is theirs: {text}"
+                );
+            }
+            for value in LEAKED {
+                assert!(
+                    !text.contains(value),
+                    "{anthropic}/{stream}: {value} leaked: {text}"
+                );
+            }
+            assert!(
+                text.contains(
+                    "card [CREDIT_CARD_1], mail [EMAIL_1], and the key [SECRET_1] in the logs."
+                ),
+                "{anthropic}/{stream}: {text}"
+            );
+            // The usage record names what the answer held.
+            let (_, _, id) = answer(&app, &key, anthropic, stream, "Tell me [mock:leak]").await;
+            assert_eq!(
+                usage_of(&app.store, &id, "pii_types").await.as_deref(),
+                Some("CREDIT_CARD,EMAIL,SECRET")
+            );
+        }
+    }
+    app.stop().await.unwrap();
+
+    // Blocking a type cuts the answer just before it.
+    settings
+        .pii
+        .actions
+        .insert("SECRET".into(), PiiAction::Block);
+    let app = TestApp::spawn_with(settings).await;
+    let (_, _, key) = key_with(&app.store, None).await;
+    for anthropic in [false, true] {
+        for stream in [false, true] {
+            let (text, finish, _) =
+                answer(&app, &key, anthropic, stream, "Tell me [mock:leak]").await;
+            assert!(
+                text.ends_with("mail [EMAIL_1], and the key "),
+                "{anthropic}/{stream}: {text}"
+            );
+            assert!(!text.contains("sk-live"), "{text}");
+            let expected = if anthropic {
+                "refusal"
+            } else {
+                "content_filter"
+            };
+            assert_eq!(finish, expected, "{anthropic}/{stream}");
+        }
+    }
+    app.stop().await.unwrap();
 }

@@ -2,18 +2,23 @@
 //! message role, tool definitions and results, fields Tollgate passes through without
 //! understanding them) is scanned; each finding is allowed, logged, redacted or blocked as
 //! `[pii]` says for its type. Placeholders live in memory for the request only and are put
-//! back in the answer, whole ([`restore_json`]) or streamed ([`StreamRestore`]).
+//! back in the answer, whole ([`restore_json`]) or streamed ([`StreamFirewall`]), and with `pii.scan_answers` the answer is scanned too ([`AnswerRules`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use serde_json::Value;
-use tollgate_config::{PiiAction, PiiRedaction, PiiSettings};
-use tollgate_pii::{EntityType, Finding, Redaction, Replacement, Scanner, StreamRestorer};
-use tollgate_providers::stream::{Outgoing, Wire};
+use tollgate_config::{PiiAction, PiiSettings};
+use tollgate_pii::{EntityType, Finding, Redaction, Scanner};
 
 use crate::GatewayError;
+
+mod answer;
+mod stream;
+
+pub(crate) use answer::AnswerRules;
+pub(crate) use stream::StreamFirewall;
 
 /// The scanner and the policy, built once.
 pub(crate) struct Firewall {
@@ -54,6 +59,13 @@ impl Firewall {
 
     fn action(&self, kind: EntityType) -> PiiAction {
         self.settings.action_for(kind.as_str())
+    }
+
+    /// The rules answers are judged by, when `pii.scan_answers` is on.
+    pub(crate) fn answers(self: &Arc<Self>) -> Option<AnswerRules> {
+        self.settings
+            .scan_answers
+            .then(|| AnswerRules(self.clone()))
     }
 
     /// Screens `body`, each string on its own (with its object key as context: the value of
@@ -193,11 +205,7 @@ impl Pass<'_> {
         if !redact {
             return None;
         }
-        let replacement = match self.firewall.settings.redaction {
-            PiiRedaction::Placeholder => Replacement::Placeholder,
-            PiiRedaction::Mask => Replacement::Mask,
-            PiiRedaction::Hash => Replacement::Hash,
-        };
+        let replacement = answer::replacement(self.firewall.settings.redaction);
         let firewall = self.firewall;
         let how =
             |f: &Finding| (firewall.action(f.kind) == PiiAction::Redact).then_some(replacement);
@@ -244,220 +252,13 @@ fn restore_value(redaction: &Redaction, v: &mut Value, json_text: bool) {
     }
 }
 
-/// Which text of a stream a piece belongs to: a choice's content or a tool call's arguments
-/// (OpenAI), a content block (Anthropic).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Channel {
-    Content(u64),
-    Arguments(u64, u64),
-    Block(u64),
-}
-
-/// Restores placeholders in a stream of the caller's events, holding back a piece that may be
-/// the start of a placeholder and sending it with the next piece of the same text, or, when
-/// that text ends (its choice finishes, its block stops), in an event of its own just before.
-pub(crate) struct StreamRestore {
-    redaction: Arc<Redaction>,
-    wire: Wire,
-    channels: HashMap<Channel, StreamRestorer>,
-    /// Anthropic blocks whose pieces are tool input (`input_json_delta`), not text.
-    json_blocks: BTreeSet<u64>,
-}
-
-impl StreamRestore {
-    pub(crate) fn new(redaction: Arc<Redaction>, wire: Wire) -> Self {
-        Self {
-            redaction,
-            wire,
-            channels: HashMap::new(),
-            json_blocks: BTreeSet::new(),
-        }
-    }
-
-    /// The events to send for `event`: it, restored, after any it makes due.
-    pub(crate) fn pass(&mut self, event: Outgoing) -> Vec<Outgoing> {
-        let Outgoing::Json(mut v) = event else {
-            let mut out = self.flush_all();
-            out.push(event);
-            return out;
-        };
-        let mut out = Vec::new();
-        match self.wire {
-            Wire::OpenAi => self.openai(&mut v, &mut out),
-            Wire::Anthropic => self.anthropic(&mut v, &mut out),
-        }
-        out.push(Outgoing::Json(v));
-        out
-    }
-
-    /// Whether the channel's text is a JSON document (tool arguments or input).
-    fn is_json(&self, channel: &Channel) -> bool {
-        match channel {
-            Channel::Arguments(..) => true,
-            Channel::Block(i) => self.json_blocks.contains(i),
-            Channel::Content(_) => false,
-        }
-    }
-
-    fn piece(&mut self, channel: Channel, text: &mut String) {
-        let json = self.is_json(&channel);
-        let restorer = self.channels.entry(channel).or_default();
-        *text = if json {
-            restorer.push_in_json(&self.redaction, text)
-        } else {
-            restorer.push(&self.redaction, text)
-        };
-    }
-
-    fn held(&mut self, channel: &Channel) -> Option<String> {
-        let json = self.is_json(channel);
-        let mut restorer = self.channels.remove(channel)?;
-        let rest = if json {
-            restorer.finish_in_json(&self.redaction)
-        } else {
-            restorer.finish(&self.redaction)
-        };
-        (!rest.is_empty()).then_some(rest)
-    }
-
-    /// `chat.completion.chunk`: `choices[].delta.content` and
-    /// `choices[].delta.tool_calls[].function.arguments`.
-    fn openai(&mut self, v: &mut Value, out: &mut Vec<Outgoing>) {
-        let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) else {
-            return;
-        };
-        let mut flushes = Vec::new();
-        for choice in choices.iter_mut() {
-            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
-            if let Some(Value::String(text)) = choice.pointer_mut("/delta/content") {
-                self.piece(Channel::Content(index), text);
-            }
-            if let Some(calls) = choice
-                .pointer_mut("/delta/tool_calls")
-                .and_then(Value::as_array_mut)
-            {
-                for call in calls {
-                    let i = call.get("index").and_then(Value::as_u64).unwrap_or(0);
-                    if let Some(Value::String(args)) = call.pointer_mut("/function/arguments") {
-                        self.piece(Channel::Arguments(index, i), args);
-                    }
-                }
-            }
-            if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
-                // Held content ends this choice's text: it goes last in this very chunk.
-                if let Some(held) = self.held(&Channel::Content(index)) {
-                    let delta = &mut choice["delta"];
-                    match delta.get_mut("content") {
-                        Some(Value::String(text)) => text.push_str(&held),
-                        _ => delta["content"] = Value::String(held),
-                    }
-                }
-                flushes.push(index);
-            }
-        }
-        for index in flushes {
-            self.flush_choice(v, index, out);
-        }
-    }
-
-    /// Held text of a finishing choice goes out in a chunk of its own before the finishing one.
-    fn flush_choice(&mut self, chunk: &Value, index: u64, out: &mut Vec<Outgoing>) {
-        let mut delta = serde_json::Map::new();
-        if let Some(text) = self.held(&Channel::Content(index)) {
-            delta.insert("content".into(), Value::String(text));
-        }
-        let mut calls: Vec<&Channel> = self
-            .channels
-            .keys()
-            .filter(|c| matches!(c, Channel::Arguments(i, _) if *i == index))
-            .collect();
-        calls.sort_by_key(|c| match c {
-            Channel::Arguments(_, n) => *n,
-            _ => 0,
-        });
-        let calls: Vec<Channel> = calls.into_iter().cloned().collect();
-        let mut tool_calls = Vec::new();
-        for c in calls {
-            if let (Channel::Arguments(_, n), Some(args)) = (&c, self.held(&c)) {
-                tool_calls.push(serde_json::json!({"index": n, "function": {"arguments": args}}));
-            }
-        }
-        if !tool_calls.is_empty() {
-            delta.insert("tool_calls".into(), Value::Array(tool_calls));
-        }
-        if delta.is_empty() {
-            return;
-        }
-        let mut extra = chunk.clone();
-        extra["choices"] =
-            serde_json::json!([{"index": index, "delta": delta, "finish_reason": null}]);
-        if let Some(fields) = extra.as_object_mut() {
-            fields.remove("usage");
-        }
-        out.push(Outgoing::Json(extra));
-    }
-
-    /// `content_block_delta`: `delta.text` or `delta.partial_json` of block `index`; at the
-    /// block's `content_block_stop`, what is held goes out as one more delta.
-    fn anthropic(&mut self, v: &mut Value, out: &mut Vec<Outgoing>) {
-        let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
-        match v.get("type").and_then(Value::as_str) {
-            Some("content_block_delta") => {
-                if let Some(Value::String(text)) = v.pointer_mut("/delta/text") {
-                    self.piece(Channel::Block(index), text);
-                }
-                if let Some(Value::String(json)) = v.pointer_mut("/delta/partial_json") {
-                    self.json_blocks.insert(index);
-                    self.piece(Channel::Block(index), json);
-                }
-            }
-            Some("content_block_stop") => {
-                if let Some(text) = self.held(&Channel::Block(index)) {
-                    out.push(Outgoing::Json(self.block_delta(index, text)));
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn block_delta(&self, index: u64, text: String) -> Value {
-        let delta = if self.json_blocks.contains(&index) {
-            serde_json::json!({"type": "input_json_delta", "partial_json": text})
-        } else {
-            serde_json::json!({"type": "text_delta", "text": text})
-        };
-        serde_json::json!({"type": "content_block_delta", "index": index, "delta": delta})
-    }
-
-    /// Whatever is still held, at the end of the stream, as plain content events.
-    fn flush_all(&mut self) -> Vec<Outgoing> {
-        let channels: Vec<Channel> = self.channels.keys().cloned().collect();
-        let mut out = Vec::new();
-        for c in channels {
-            let Some(text) = self.held(&c) else { continue };
-            out.push(Outgoing::Json(match (self.wire, c) {
-                (Wire::OpenAi, Channel::Arguments(i, n)) => serde_json::json!({
-                    "object": "chat.completion.chunk",
-                    "choices": [{"index": i, "delta": {"tool_calls": [{"index": n, "function": {"arguments": text}}]}, "finish_reason": null}]
-                }),
-                (Wire::OpenAi, Channel::Content(i) | Channel::Block(i)) => serde_json::json!({
-                    "object": "chat.completion.chunk",
-                    "choices": [{"index": i, "delta": {"content": text}, "finish_reason": null}]
-                }),
-                (Wire::Anthropic, Channel::Content(i) | Channel::Block(i) | Channel::Arguments(i, _)) => {
-                    self.block_delta(i, text)
-                }
-            }));
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
     use tollgate_config::PiiSettings;
+    use tollgate_pii::{Replacement, StreamRestorer};
+    use tollgate_providers::stream::{Outgoing, Wire};
 
     fn redaction() -> Arc<Redaction> {
         let text = "mail a@example.com";
@@ -493,7 +294,7 @@ mod tests {
 
     #[test]
     fn openai_pieces_are_restored_across_chunks_and_flushed_in_the_finish() {
-        let mut s = StreamRestore::new(redaction(), Wire::OpenAi);
+        let mut s = StreamFirewall::new(Some(redaction()), None, Wire::OpenAi).unwrap();
         let mut out = Vec::new();
         for e in [
             chunk(Some("write [EM"), None),
@@ -515,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_finishing_chunk_with_text_keeps_the_order() {
-        let mut s = StreamRestore::new(redaction(), Wire::OpenAi);
+        let mut s = StreamFirewall::new(Some(redaction()), None, Wire::OpenAi).unwrap();
         let mut out = s.pass(chunk(Some("Hi [EM"), None));
         out.extend(s.pass(chunk(Some("AIL_1] bye ["), Some("stop"))));
         assert_eq!(contents(&out).concat(), "Hi a@example.com bye [");
@@ -523,7 +324,7 @@ mod tests {
 
     #[test]
     fn anthropic_blocks_flush_at_their_stop_in_their_own_delta_kind() {
-        let mut s = StreamRestore::new(redaction(), Wire::Anthropic);
+        let mut s = StreamFirewall::new(Some(redaction()), None, Wire::Anthropic).unwrap();
         let delta = |i: u64, d: Value| {
             Outgoing::Json(json!({"type": "content_block_delta", "index": i, "delta": d}))
         };
@@ -581,7 +382,7 @@ mod tests {
             .unwrap_or_default();
         let parsed: Value = serde_json::from_str(args).unwrap_or_default();
         assert_eq!(parsed["pw"], "p\"w", "{args}");
-        let mut s = StreamRestore::new(r, Wire::Anthropic);
+        let mut s = StreamFirewall::new(Some(r), None, Wire::Anthropic).unwrap();
         let delta = |d: Value| {
             Outgoing::Json(json!({"type": "content_block_delta", "index": 0, "delta": d}))
         };
