@@ -22,7 +22,7 @@ pub(crate) async fn chat_completions(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
     let (exchange, request): (Exchange, ChatRequest) =
-        Exchange::begin(state, request_id, Endpoint::Chat, grant, body)?;
+        Exchange::begin(state, request_id, Endpoint::Chat, grant, body).await?;
     check(&request)?;
     let model = exchange.model(&request.model, ModelKind::Chat)?;
     let estimate = request.prompt_token_estimate();

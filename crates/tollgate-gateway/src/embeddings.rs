@@ -24,7 +24,7 @@ pub(crate) async fn embeddings(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, GatewayError> {
     let (exchange, request): (Exchange, EmbeddingRequest) =
-        Exchange::begin(state, request_id, Endpoint::Embeddings, grant, raw)?;
+        Exchange::begin(state, request_id, Endpoint::Embeddings, grant, raw).await?;
     let texts = request.texts().map_err(|e| GatewayError::InvalidRequest {
         param: "input",
         message: e.to_string(),

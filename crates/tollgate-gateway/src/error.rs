@@ -47,8 +47,10 @@ pub enum GatewayError {
     /// The PII firewall's policy blocks what the request contains.
     #[error("the request contains {types}, which this gateway's policy does not let leave; remove or replace them and retry")]
     SensitiveData {
-        /// The types found, e.g. `SECRET, IBAN` (never the values).
+        /// The types blocked, e.g. `SECRET, IBAN` (never the values).
         types: String,
+        /// Every type found, sorted by name, for the usage record (not shown).
+        found: Vec<String>,
     },
     /// Prompt and output limit do not fit the model's context.
     #[error("this call needs about {needed} tokens but `{model}` takes at most {limit}; shorten the messages or lower max_tokens")]

@@ -67,7 +67,7 @@ pub(crate) struct Prompt {
 
 impl Exchange {
     /// A call that arrived now: its id, what it is for, who sent it, and its body parsed.
-    pub(crate) fn begin<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn begin<T: serde::de::DeserializeOwned>(
         state: GatewayState,
         request_id: Option<Extension<RequestId>>,
         endpoint: Endpoint,
@@ -75,11 +75,20 @@ impl Exchange {
         body: Result<Bytes, BytesRejection>,
     ) -> Result<(Self, T), GatewayError> {
         let started = Instant::now();
+        let request_id = request_id.map_or_else(Uuid::now_v7, |Extension(id)| id.0);
         let screened = match (&state.firewall, body) {
-            (Some(firewall), Ok(bytes)) => Ok(firewall.screen(bytes).inspect_err(|e| {
-                // The operator sees every refusal: who, and the types (never the values).
-                tracing::warn!(tenant = %grant.tenant_id, key = %grant.key_id, refusal = %e, "the PII firewall blocked a request");
-            })?),
+            (Some(firewall), Ok(bytes)) => match firewall.screen(bytes.clone()) {
+                Ok(screened) => Ok(screened),
+                Err(refusal) => {
+                    // The operator sees every refusal: who, and the types (never the values),
+                    // in the log and as a usage record.
+                    tracing::warn!(tenant = %grant.tenant_id, key = %grant.key_id, %refusal, "the PII firewall blocked a request");
+                    let record =
+                        Outcome::refused(request_id, endpoint, &grant, &bytes, started, &refusal);
+                    state.usage.record(record).await;
+                    return Err(refusal);
+                }
+            },
             (_, Ok(bytes)) => Ok(Screened {
                 body: bytes,
                 ..Screened::default()
@@ -87,20 +96,18 @@ impl Exchange {
             (_, Err(rejection)) => Err(rejection),
         };
         let (body, restore, pii_found) = match screened {
-            Ok(s) => (Ok(s.body), s.restore, {
-                // Names sorted as text, so equal sets always read the same.
-                let mut names: Vec<String> =
-                    s.found.iter().map(|t| t.as_str().to_string()).collect();
-                names.sort();
-                names
-            }),
+            Ok(s) => (
+                Ok(s.body),
+                s.restore,
+                crate::firewall::sorted_names(&s.found),
+            ),
             Err(rejection) => (Err(rejection), None, Vec::new()),
         };
         let raw = body.as_ref().map(Bytes::clone).unwrap_or_default();
         let request = crate::body::parse(body, state.settings.gateway.max_body_bytes)?;
         let exchange = Self {
             state,
-            request_id: request_id.map_or_else(Uuid::now_v7, |Extension(id)| id.0),
+            request_id,
             endpoint,
             grant,
             started,

@@ -64,7 +64,7 @@ pub(crate) async fn messages(
 ) -> Result<Response, AnthropicError> {
     let Caller(grant) = caller?;
     let (exchange, request): (Exchange, MessagesRequest) =
-        Exchange::begin(state, request_id, Endpoint::Messages, grant, raw)?;
+        Exchange::begin(state, request_id, Endpoint::Messages, grant, raw).await?;
     check(&request)?;
     let model = exchange.model(&request.model, ModelKind::Chat)?;
     let estimate = request.prompt_token_estimate();

@@ -27,6 +27,14 @@ pub(crate) struct Firewall {
     hash_key: Vec<u8>,
 }
 
+/// Type names sorted as text, so equal sets always read the same (the usage record's
+/// `pii_types`).
+pub(crate) fn sorted_names(types: &BTreeSet<EntityType>) -> Vec<String> {
+    let mut names: Vec<String> = types.iter().map(|t| t.as_str().to_string()).collect();
+    names.sort();
+    names
+}
+
 /// What the firewall made of a request.
 #[derive(Default)]
 pub(crate) struct Screened {
@@ -92,6 +100,7 @@ impl Firewall {
             let types: Vec<&str> = pass.blocked.iter().map(|t| t.as_str()).collect();
             return Err(GatewayError::SensitiveData {
                 types: types.join(", "),
+                found: sorted_names(&pass.found),
             });
         }
         let body = if pass.changed {

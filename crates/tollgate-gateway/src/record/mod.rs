@@ -69,6 +69,51 @@ impl Outcome {
         self.pii_detected = !self.pii_types.is_empty();
     }
 
+    /// The record of a call the gateway refused before sending it on (the PII firewall blocked
+    /// it): the model it named, no provider, no tokens, the error and the types found.
+    pub(crate) fn refused(
+        request_id: Uuid,
+        endpoint: Endpoint,
+        grant: &Arc<KeyGrant>,
+        body: &[u8],
+        started: Instant,
+        err: &GatewayError,
+    ) -> Self {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            model: Option<String>,
+        }
+        let model = serde_json::from_slice::<Named>(body)
+            .ok()
+            .and_then(|n| n.model)
+            .map(|m| m.chars().take(200).collect())
+            .unwrap_or_default();
+        let pii_types = match err {
+            GatewayError::SensitiveData { found, .. } => found.clone(),
+            _ => Vec::new(),
+        };
+        Self {
+            request_id,
+            endpoint,
+            grant: grant.clone(),
+            provider: String::new(),
+            model,
+            prompt_length: 0,
+            usage: Usage::default(),
+            cost_micros: 0,
+            credits_deducted: 0,
+            started,
+            upstream_started: None,
+            upstream_ended: None,
+            attempts: 0,
+            error: Some(err.code()),
+            http_status: err.status().as_u16(),
+            streamed: false,
+            pii_detected: !pii_types.is_empty(),
+            pii_types,
+        }
+    }
+
     /// The record of a call whose caller went away before the answer.
     pub(crate) fn abandoned(mut self) -> Self {
         self.error = Some(CLIENT_GONE);

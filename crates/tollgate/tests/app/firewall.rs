@@ -147,6 +147,7 @@ async fn a_blocked_type_is_refused_without_its_value(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
     let text = r.text().await.unwrap();
     let e: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(e["error"]["code"], "sensitive_data_blocked");
@@ -155,6 +156,17 @@ async fn a_blocked_type_is_refused_without_its_value(db: TestDb) {
         "{text}"
     );
     assert!(!text.contains(KEY) && !text.contains("sk-proj"), "{text}");
+    // The refusal leaves a usage record: who, which model, what was found, nothing spent.
+    let row = usage_of(
+        &app.store,
+        &id,
+        "model || '|' || error_type || '|' || CAST(http_status AS TEXT) || '|' || pii_types || '|' || CAST(cost_micros AS TEXT)",
+    )
+    .await;
+    assert_eq!(
+        row.as_deref(),
+        Some("mock-small|sensitive_data_blocked|400|CREDIT_CARD,EMAIL,IBAN,SECRET|0")
+    );
 
     let r = app
         .client
