@@ -3,8 +3,9 @@
 //! included, and lets through only what the policy allows: a finding is kept, noted,
 //! replaced, or the answer is cut just before it. It holds back the end of the text it has
 //! seen (the last word and at most [`TAIL`] bytes, a private key block until it ends) so that a
-//! value is always judged whole; the output, however the answer was split, is the same as for
-//! the whole answer.
+//! value is always judged whole, and rereads the end of what it sent, for the words before a
+//! value that say what it is; the output, however the answer was split, is the same as for the
+//! whole answer.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -18,6 +19,9 @@ use crate::scan::{Finding, Scanner};
 pub const TAIL: usize = 128;
 /// Text held back at most: past this much without a space, the text is judged as it is.
 const MOST_HELD: usize = 64 * 1024;
+/// Bytes of the text already sent that are scanned again with what is held: the words before
+/// a value that say what it is (`password:`, `Dear`, `Tel.`) may have gone out already.
+const CONTEXT: usize = 64;
 
 /// What the policy does with a finding in an answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +51,8 @@ pub struct AnswerGuard<P> {
     known: Option<Arc<Redaction>>,
     redaction: Redaction,
     held: String,
+    /// The last [`CONTEXT`] bytes sent.
+    sent: String,
     cut: bool,
     found: BTreeSet<EntityType>,
 }
@@ -60,6 +66,7 @@ impl<P: AnswerPolicy> AnswerGuard<P> {
             known,
             redaction: Redaction::new(hash_key),
             held: String::new(),
+            sent: String::new(),
             cut: false,
             found: BTreeSet::new(),
         }
@@ -102,9 +109,24 @@ impl<P: AnswerPolicy> AnswerGuard<P> {
     /// Sends what can be judged now: all of it at the end, else everything before the held
     /// tail.
     fn release(&mut self, end: bool) -> String {
-        // Values the caller sent pass, but they too are judged whole: a cut point in one
-        // would leave its end to be read as something else.
-        let findings: Vec<Finding> = self.policy.scanner().scan(&self.held);
+        // Scanned with the end of what was sent before it, for the words that give context;
+        // findings are then placed on the held text (one that began in what was sent keeps
+        // only its held part). Values the caller sent pass, but they too are judged whole: a
+        // cut point in one would leave its end to be read as something else.
+        let offset = self.sent.len();
+        let joined = format!("{}{}", self.sent, self.held);
+        let findings: Vec<Finding> = self
+            .policy
+            .scanner()
+            .scan(&joined)
+            .into_iter()
+            .filter(|f| f.end > offset)
+            .map(|f| Finding {
+                start: f.start.max(offset) - offset,
+                end: f.end - offset,
+                ..f
+            })
+            .collect();
         let mut upto = if end || self.held.len() > MOST_HELD {
             self.held.len()
         } else {
@@ -145,12 +167,19 @@ impl<P: AnswerPolicy> AnswerGuard<P> {
             .filter(|(f, _)| f.end <= upto)
             .map(|(f, _)| f.clone())
             .collect();
-        self.redaction.apply(&text, &kept, |f| {
+        let out = self.redaction.apply(&text, &kept, |f| {
             judged
                 .iter()
                 .find(|(j, _)| j.start == f.start)
                 .map(|(_, how)| *how)
-        })
+        });
+        self.sent.push_str(&text);
+        let mut from = self.sent.len().saturating_sub(CONTEXT);
+        while !self.sent.is_char_boundary(from) {
+            from += 1;
+        }
+        self.sent.drain(..from);
+        out
     }
 
     /// Where the text can be judged up to without the rest: before the word that holds the
@@ -279,6 +308,40 @@ mod tests {
             out.push_str(&guard.finish());
             assert_eq!(out, text, "pieces of {size}");
         }
+    }
+
+    #[test]
+    fn the_words_before_a_value_count_after_they_were_sent() {
+        // Found by the fuzz target: `Mdp :` (French for password) went out before the value
+        // after it was judged, and without it the value was no longer a password.
+        let policy = Policy(Scanner::new(), Act::Replace(Replacement::Mask));
+        let text = format!(
+            "{}Mdp\t:{}\tend",
+            "ok ".repeat(40),
+            "Zq8-wXk2-Lm9p-Rt4v-Yb7n"
+        );
+        let whole = AnswerGuard::new(&policy, None, b"k").whole(&text);
+        assert!(!whole.contains("Zq8"), "{whole}");
+        let pieces = [&text[..122], &text[122..]];
+        assert_eq!(streamed(&policy, &pieces).0, whole);
+        // The fuzz case itself.
+        let data: &[u8] = b"\x01\x00\x00\x82\x42\x00\x00\x4d\x64\x70\x09\x3a\xff\xff\x32\x2a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x70\x09\x3a\xff\xff\x2a\xff\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\xff\x8e\x8e\x8e\x8e\x8e\x8e\x8e\x8e\x8e\x8e\x8e\xff\xff\xff\xff\x07\x00\xff\xff\xff\x85\x2a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x31\xff\xff\xff\x3a\x3a\x34\x78";
+        let (cuts, rest) = data.split_at(6);
+        let text = String::from_utf8_lossy(rest);
+        let mut guard = AnswerGuard::new(&policy, None, b"k");
+        let mut out = String::new();
+        let mut at = 0;
+        for c in cuts {
+            let mut p = (at + usize::from(*c)).min(text.len());
+            while !text.is_char_boundary(p) {
+                p += 1;
+            }
+            out.push_str(&guard.push(&text[at..p]));
+            at = p;
+        }
+        out.push_str(&guard.push(&text[at..]));
+        out.push_str(&guard.finish());
+        assert_eq!(out, AnswerGuard::new(&policy, None, b"k").whole(&text));
     }
 
     #[test]

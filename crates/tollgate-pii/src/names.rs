@@ -5,7 +5,7 @@
 //! are neither in the lexicon nor introduced (see docs/pii.md).
 
 use crate::recognizers::Confirmed;
-use crate::text::{at, before, preceded_by};
+use crate::text::{at, before, preceded_by, Phrases, WordSet};
 
 /// Common given names, capitalised as written.
 const GIVEN: &[&str] = &[
@@ -301,7 +301,7 @@ fn given_names() -> &'static std::collections::HashSet<&'static str> {
 }
 
 /// Words that introduce a person's name.
-const INTRODUCERS: &[&str] = &[
+static INTRODUCERS: Phrases = Phrases::new(&[
     "mr ",
     "mr. ",
     "mrs ",
@@ -408,18 +408,19 @@ const INTRODUCERS: &[&str] = &[
     "candidat ",
     "destinataire ",
     "à l'attention de ",
-];
+]);
 
 /// Whether lower-case `text` holds one of the words that introduce a person (without the
 /// space or punctuation they are written with).
 pub(crate) fn introduced_by(text: &str) -> bool {
     INTRODUCERS
+        .list()
         .iter()
         .any(|i| text.contains(i.trim_end_matches([' ', '\n', ',', ':'])))
 }
 
 /// Capitalised words that start sentences or name things, never given names here.
-const NOT_SURNAMES: &[&str] = &[
+static NOT_SURNAMES: WordSet = WordSet::new(&[
     "The",
     "And",
     "But",
@@ -468,11 +469,11 @@ const NOT_SURNAMES: &[&str] = &[
     "La",
     "Les",
     "Et",
-];
+]);
 
 /// Words that name teams, departments and companies: a candidate holding one is not a person
 /// (`write to Product Marketing`, `an Vertrieb Nord`, `à Service Client`).
-const ORG_WORDS: &[&str] = &[
+static ORG_WORDS: WordSet = WordSet::new(&[
     "Product",
     "Marketing",
     "Sales",
@@ -520,14 +521,14 @@ const ORG_WORDS: &[&str] = &[
     "Ressources",
     "Client",
     "Clients",
-];
+]);
 
 /// Words of address and titles: they introduce a name, they are not part of it.
-const TITLES: &[&str] = &[
+static TITLES: WordSet = WordSet::new(&[
     "Mr", "Mrs", "Ms", "Miss", "Dr", "Prof", "Herr", "Frau", "Mme", "Mlle", "Monsieur", "Madame",
     "Dear", "Liebe", "Lieber", "Sehr", "Cher", "Chère", "Contact", "Kontakt", "Customer", "Kunde",
     "Kundin", "Client", "Cliente", "Patient", "Hallo", "Hello", "Hi", "Bonjour",
-];
+]);
 
 /// A candidate of two or three capitalised words: a person when the first is a given name, or
 /// when the words before introduce a person, and the last is not a common word.
@@ -555,15 +556,15 @@ fn name_at(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     }
     let first = words[0].split('-').next().unwrap_or_default();
     let last = words[words.len() - 1];
-    if NOT_SURNAMES.contains(&last)
-        || NOT_SURNAMES.contains(&first)
-        || TITLES.contains(&first)
+    if NOT_SURNAMES.contains(last)
+        || NOT_SURNAMES.contains(first)
+        || TITLES.contains(first)
         || words.iter().any(|w| ORG_WORDS.contains(w))
     {
         return None;
     }
     let given = given_names().contains(first);
-    let introduced = preceded_by(text, start, 24, INTRODUCERS);
+    let introduced = preceded_by(text, start, 24, &INTRODUCERS);
     (given || introduced).then_some(Confirmed {
         start,
         end,
@@ -574,7 +575,7 @@ fn name_at(text: &str, start: usize, end: usize) -> Option<Confirmed> {
 /// A person introduced by a title or phrase but named by one word (`Mr Smith`, `Frau Weber`).
 pub(crate) fn titled(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     let s = text.get(start..end)?;
-    if NOT_SURNAMES.contains(&s) || at(text, end).is_some_and(|c| c.is_alphanumeric()) {
+    if NOT_SURNAMES.contains(s) || at(text, end).is_some_and(|c| c.is_alphanumeric()) {
         return None;
     }
     Some(Confirmed {

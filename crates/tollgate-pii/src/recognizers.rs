@@ -4,7 +4,7 @@
 use crate::entity::{EntityType, SecretKind};
 use crate::names;
 use crate::text::{
-    alnum, at, before, digits, isolated, number_continues, one_separator, preceded_by,
+    alnum, at, before, digits, isolated, number_continues, one_separator, preceded_by, Phrases,
 };
 use crate::validate;
 
@@ -126,18 +126,19 @@ macro_rules! config_keywords {
 }
 
 /// Words that say a number nearby is an order, a ticket, a version, not a person's.
-const NOT_PERSONAL: &[&str] = &[
+static NOT_PERSONAL: Phrases = Phrases::new(&[
     "order", "ticket", "invoice", "tracking", "ref", "case", "version", "build", "serial", "sku",
     "part no", "isbn", "bestell", "rechnung", "auftrag", "vorgang", "sendung", "commande",
     "facture", "dossier", "suivi", "colis", "#",
-];
+]);
 
 /// Words that name a Steuer-ID, an SSN or ITIN, a NINO.
-const TAX_WORDS: &[&str] = &["steuer", "idnr", "tax id", "tin", "identifikationsnummer"];
-const SSN_WORDS: &[&str] = &["ssn", "social security", "itin", "taxpayer", "tin"];
-const NINO_WORDS: &[&str] = &["nino", "national insurance", "ni number", "ni no"];
+static TAX_WORDS: Phrases =
+    Phrases::new(&["steuer", "idnr", "tax id", "tin", "identifikationsnummer"]);
+static SSN_WORDS: Phrases = Phrases::new(&["ssn", "social security", "itin", "taxpayer", "tin"]);
+static NINO_WORDS: Phrases = Phrases::new(&["nino", "national insurance", "ni number", "ni no"]);
 /// Words that make a dotted quad a version.
-const VERSION_WORDS: &[&str] = &["version", "release", "build", "ver.", "v."];
+static VERSION_WORDS: Phrases = Phrases::new(&["version", "release", "build", "ver.", "v."]);
 
 /// Whether `text` holds a word the recognizers read as context (a phone word, a word naming
 /// an identifier or a password, one saying a number is an order or a version): only then can
@@ -146,16 +147,15 @@ pub(crate) fn gives_context(text: &str) -> bool {
     let lower = text.to_lowercase();
     let keywords = config_keywords!().split('|').map(str::to_lowercase);
     [
-        NOT_PERSONAL,
-        PHONE_WORDS,
-        TAX_WORDS,
-        SSN_WORDS,
-        NINO_WORDS,
-        VERSION_WORDS,
+        &NOT_PERSONAL,
+        &PHONE_WORDS,
+        &TAX_WORDS,
+        &SSN_WORDS,
+        &NINO_WORDS,
+        &VERSION_WORDS,
     ]
     .iter()
-    .flat_map(|words| words.iter())
-    .any(|w| lower.contains(w))
+    .any(|words| words.in_text(&lower))
         || keywords.into_iter().any(|k| lower.contains(&k))
         || crate::names::introduced_by(&lower)
 }
@@ -570,9 +570,9 @@ fn tax_id(text: &str, start: usize, end: usize) -> Option<Confirmed> {
         && !number_continues(text, start, end)
         && one_separator(s)
         && validate::de_tax_id_is_valid(&digits(s))
-        && !preceded_by(text, start, 32, NOT_PERSONAL);
+        && !preceded_by(text, start, 32, &NOT_PERSONAL);
     ok.then(|| {
-        let named = preceded_by(text, start, 48, TAX_WORDS);
+        let named = preceded_by(text, start, 48, &TAX_WORDS);
         Confirmed {
             start,
             end,
@@ -590,9 +590,9 @@ fn ssn(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     {
         return None;
     }
-    let named = preceded_by(text, start, 48, SSN_WORDS);
+    let named = preceded_by(text, start, 48, &SSN_WORDS);
     let separated = s.len() == 11;
-    if preceded_by(text, start, 32, NOT_PERSONAL) && !named {
+    if preceded_by(text, start, 32, &NOT_PERSONAL) && !named {
         return None;
     }
     // Nine digits in a row are anything; with separators or a name they are an SSN.
@@ -608,7 +608,7 @@ fn nino(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     let ok = isolated(text, start, end) && validate::uk_nino_is_valid(&alnum(s));
     // Lower case is only taken when named.
     let upper = s.chars().all(|c| !c.is_ascii_lowercase());
-    let named = preceded_by(text, start, 48, NINO_WORDS);
+    let named = preceded_by(text, start, 48, &NINO_WORDS);
     (ok && (upper || named)).then_some(Confirmed {
         start,
         end,
@@ -634,7 +634,7 @@ fn ipv4(text: &str, start: usize, end: usize) -> Option<Confirmed> {
     }
     let addr: std::net::Ipv4Addr = s.parse().ok()?;
     let looks_like_version = before(text, start).is_some_and(|c| c == 'v' || c == 'V')
-        || preceded_by(text, start, 16, VERSION_WORDS);
+        || preceded_by(text, start, 16, &VERSION_WORDS);
     if addr.is_loopback() || addr.is_unspecified() || addr.octets()[0] == 255 || looks_like_version
     {
         return None;
@@ -664,7 +664,7 @@ fn ipv6(text: &str, start: usize, end: usize) -> Option<Confirmed> {
 }
 
 /// Words that say a number is a phone number.
-const PHONE_WORDS: &[&str] = &[
+static PHONE_WORDS: Phrases = Phrases::new(&[
     "phone",
     "tel",
     "call",
@@ -684,7 +684,7 @@ const PHONE_WORDS: &[&str] = &[
     "portable",
     "appel",
     "joindre",
-];
+]);
 
 fn phone_checked(
     text: &str,
@@ -702,8 +702,8 @@ fn phone_checked(
     {
         return None;
     }
-    let named = preceded_by(text, start, 40, PHONE_WORDS);
-    if !named && (need_word || preceded_by(text, start, 32, NOT_PERSONAL)) {
+    let named = preceded_by(text, start, 40, &PHONE_WORDS);
+    if !named && (need_word || preceded_by(text, start, 32, &NOT_PERSONAL)) {
         return None;
     }
     sure(start, end, if named { 0.95 } else { 0.8 })

@@ -1,5 +1,10 @@
 //! Looking around a candidate: boundaries, separators, nearby words.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+
 /// The character before byte `i`, if any.
 pub(crate) fn before(text: &str, i: usize) -> Option<char> {
     text.get(..i)?.chars().next_back()
@@ -77,9 +82,63 @@ pub(crate) fn window_before(text: &str, start: usize, n: usize) -> String {
 }
 
 /// Whether any of `words` is in the `n` bytes before `start` (lowercased).
-pub(crate) fn preceded_by(text: &str, start: usize, n: usize, words: &[&str]) -> bool {
-    let window = window_before(text, start, n);
-    words.iter().any(|w| window.contains(w))
+pub(crate) fn preceded_by(text: &str, start: usize, n: usize, words: &Phrases) -> bool {
+    words.in_text(&window_before(text, start, n))
+}
+
+/// A fixed list of lower-case words and phrases, found in a text in one pass (Aho-Corasick,
+/// built on first use) instead of one search per phrase.
+pub(crate) struct Phrases {
+    list: &'static [&'static str],
+    matcher: OnceLock<Option<AhoCorasick>>,
+}
+
+impl Phrases {
+    pub(crate) const fn new(list: &'static [&'static str]) -> Self {
+        Self {
+            list,
+            matcher: OnceLock::new(),
+        }
+    }
+
+    /// The phrases.
+    pub(crate) fn list(&self) -> &'static [&'static str] {
+        self.list
+    }
+
+    /// Whether lower-case `text` holds one of the phrases.
+    pub(crate) fn in_text(&self, text: &str) -> bool {
+        match self
+            .matcher
+            .get_or_init(|| AhoCorasick::new(self.list).ok())
+        {
+            Some(matcher) => matcher.is_match(text),
+            // A list the automaton cannot be built for is searched phrase by phrase.
+            None => self.list.iter().any(|w| text.contains(w)),
+        }
+    }
+}
+
+/// A fixed set of words, looked up by hash (built on first use).
+pub(crate) struct WordSet {
+    list: &'static [&'static str],
+    set: OnceLock<HashSet<&'static str>>,
+}
+
+impl WordSet {
+    pub(crate) const fn new(list: &'static [&'static str]) -> Self {
+        Self {
+            list,
+            set: OnceLock::new(),
+        }
+    }
+
+    /// Whether `word` is one of the set's, as written.
+    pub(crate) fn contains(&self, word: &str) -> bool {
+        self.set
+            .get_or_init(|| self.list.iter().copied().collect())
+            .contains(word)
+    }
 }
 
 #[cfg(test)]
@@ -103,7 +162,8 @@ mod tests {
     fn windows_respect_char_boundaries() {
         let t = "Téléphone : 01 23";
         let i = t.find("01").unwrap_or(0);
-        assert!(preceded_by(t, i, 12, &["phone"]));
+        static PHONE: Phrases = Phrases::new(&["phone"]);
+        assert!(preceded_by(t, i, 12, &PHONE));
         assert_eq!(window_before(t, i, 100), "téléphone : ");
     }
 }
