@@ -83,8 +83,11 @@ impl Exchange {
                     // The operator sees every refusal: who, and the types (never the values),
                     // in the log and as a usage record.
                     tracing::warn!(tenant = %grant.tenant_id, key = %grant.key_id, %refusal, "the PII firewall blocked a request");
+                    let model = named_model(&bytes)
+                        .filter(|m| state.models.find(&grant, m).is_ok())
+                        .unwrap_or_default();
                     let record =
-                        Outcome::refused(request_id, endpoint, &grant, &bytes, started, &refusal);
+                        Outcome::refused(request_id, endpoint, &grant, model, started, &refusal);
                     state.usage.record(record).await;
                     return Err(refusal);
                 }
@@ -256,6 +259,15 @@ impl Exchange {
             pii_types: self.pii_found.clone(),
         }
     }
+}
+
+/// The `model` a request body names, if it parses that far.
+fn named_model(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        model: Option<String>,
+    }
+    serde_json::from_slice::<Named>(body).ok()?.model
 }
 
 fn attempts_of(err: &GatewayError) -> u32 {

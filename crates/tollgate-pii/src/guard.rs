@@ -53,6 +53,8 @@ pub struct AnswerGuard<P> {
     held: String,
     /// The last [`CONTEXT`] bytes sent.
     sent: String,
+    /// The text is JSON (tool arguments): escapes are read as the spaces they stand for.
+    json: bool,
     cut: bool,
     found: BTreeSet<EntityType>,
 }
@@ -67,9 +69,23 @@ impl<P: AnswerPolicy> AnswerGuard<P> {
             redaction: Redaction::new(hash_key),
             held: String::new(),
             sent: String::new(),
+            json: false,
             cut: false,
             found: BTreeSet::new(),
         }
+    }
+
+    /// Whether the text is JSON string content (tool call arguments): then `\n`, `\"` and
+    /// other escapes separate values as the characters they stand for would, and no finding
+    /// starts or ends inside one, so a replacement never breaks the JSON.
+    pub fn set_json(&mut self, json: bool) {
+        self.json = json;
+    }
+
+    /// Starts another text of the same answer (the next string of a whole answer): what was
+    /// sent before no longer gives context, so two texts are never read as one.
+    pub fn next_text(&mut self) {
+        self.sent.clear();
     }
 
     /// The text to send now, `piece` appended to what was held.
@@ -109,12 +125,28 @@ impl<P: AnswerPolicy> AnswerGuard<P> {
     /// Sends what can be judged now: all of it at the end, else everything before the held
     /// tail.
     fn release(&mut self, end: bool) -> String {
+        let mut upto = if end {
+            self.held.len()
+        } else if self.held.len() > MOST_HELD {
+            // Long enough without a space: judged as it is, but for the last bytes, which
+            // may be the start of a value.
+            floor_boundary(&self.held, self.held.len() - TAIL)
+        } else {
+            self.safe_end()
+        };
+        if upto == 0 {
+            // Nothing can go out yet: no need to scan (text without a space stays cheap).
+            return String::new();
+        }
         // Scanned with the end of what was sent before it, for the words that give context;
         // findings are then placed on the held text (one that began in what was sent keeps
         // only its held part). Values the caller sent pass, but they too are judged whole: a
         // cut point in one would leave its end to be read as something else.
         let offset = self.sent.len();
-        let joined = format!("{}{}", self.sent, self.held);
+        let mut joined = format!("{}{}", self.sent, self.held);
+        if self.json {
+            joined = unescaped_shape(&joined);
+        }
         let findings: Vec<Finding> = self
             .policy
             .scanner()
@@ -127,11 +159,6 @@ impl<P: AnswerPolicy> AnswerGuard<P> {
                 ..f
             })
             .collect();
-        let mut upto = if end || self.held.len() > MOST_HELD {
-            self.held.len()
-        } else {
-            self.safe_end()
-        };
         // A value the cut point falls in waits whole.
         if let Some(f) = findings.iter().find(|f| f.start < upto && upto < f.end) {
             upto = f.start;
@@ -186,10 +213,7 @@ impl<P: AnswerPolicy> AnswerGuard<P> {
     /// last [`TAIL`] bytes, and before a private key block that has not ended.
     fn safe_end(&self) -> usize {
         let held = &self.held;
-        let mut limit = held.len().saturating_sub(TAIL);
-        while !held.is_char_boundary(limit) {
-            limit -= 1;
-        }
+        let limit = floor_boundary(held, held.len().saturating_sub(TAIL));
         let mut upto = held[..limit].rfind(char::is_whitespace).map_or(0, |i| {
             i + held[i..].chars().next().map_or(1, char::len_utf8)
         });
@@ -209,6 +233,46 @@ impl<P: AnswerPolicy> AnswerGuard<P> {
                 .is_some_and(|v| known.stands_for(f.kind, v))
         })
     }
+}
+
+/// `i`, or the nearest character boundary of `text` before it.
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// JSON string content with every escape (`\n`, `\"`, `\\`, `\u00e9`) turned into as many
+/// spaces as it has bytes: the same length, so offsets carry over, and what an escape stands
+/// for separates words as it would in the decoded text.
+fn unescaped_shape(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            let len = match b.get(i + 1) {
+                Some(b'u') => 6,
+                Some(_) => 2,
+                None => 1,
+            };
+            let len = len.min(b.len() - i);
+            out.extend(std::iter::repeat_n(' ', len));
+            i += len;
+            // The escape may have run into a multi-byte character (a malformed `\u`): pad
+            // to the next boundary so the copy stays the same length and valid.
+            while i < b.len() && !text.is_char_boundary(i) {
+                out.push(' ');
+                i += 1;
+            }
+        } else {
+            let ch = text[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -342,6 +406,35 @@ mod tests {
         out.push_str(&guard.push(&text[at..]));
         out.push_str(&guard.finish());
         assert_eq!(out, AnswerGuard::new(&policy, None, b"k").whole(&text));
+    }
+
+    #[test]
+    fn json_text_is_read_through_its_escapes_and_stays_json() {
+        let policy = Policy(Scanner::new(), Act::Replace(Replacement::Placeholder));
+        let args = r#"{"body":"Card:\n4111111111111111","to":"jane.doe@example.com"}"#;
+        let mut guard = AnswerGuard::new(&policy, None, b"k");
+        guard.set_json(true);
+        let out = guard.whole(args);
+        assert_eq!(out, r#"{"body":"Card:\n[CREDIT_CARD_1]","to":"[EMAIL_1]"}"#);
+        assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok());
+    }
+
+    #[test]
+    fn a_value_at_the_most_held_mark_is_not_split() {
+        let policy = Policy(Scanner::new(), Act::Replace(Replacement::Placeholder));
+        let text = format!(
+            "{},jane.doe@example.com,{}",
+            "x".repeat(MOST_HELD - 8),
+            "y".repeat(40)
+        );
+        let pieces: Vec<&str> = text
+            .as_bytes()
+            .chunks(4096)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let (out, _) = streamed(&policy, &pieces);
+        assert!(out.contains(",[EMAIL_1],"), "{}", &out[MOST_HELD - 20..]);
+        assert!(!out.contains("jane"));
     }
 
     #[test]

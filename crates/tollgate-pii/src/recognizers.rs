@@ -175,7 +175,7 @@ pub(crate) fn builtin() -> Vec<Recognizer> {
         secret(S::CloudKey, r"ya29\.[0-9A-Za-z_-]{30,}", 0, token),
         secret(
             S::CloudKey,
-            r#"(?i)aws_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})"#,
+            r#"(?i)aws_?secret_?access_?key["']?\s{0,8}[:=]\s{0,8}["']?([A-Za-z0-9/+]{40})"#,
             1,
             token,
         ),
@@ -282,7 +282,7 @@ pub(crate) fn builtin() -> Vec<Recognizer> {
             concat!(
                 "(?:",
                 config_keywords!(),
-                r#")["']?\s*(?:[:=]|=>)\s*["']?([^\s"',;]{6,128})"#
+                r#")["']?\s{0,8}(?:[:=]|=>)\s{0,8}["']?([^\s"',;]{6,128})"#
             ),
             1,
             password,

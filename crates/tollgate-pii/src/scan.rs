@@ -31,7 +31,14 @@ pub struct Finding {
     /// Byte offset just past it.
     pub end: usize,
     /// How sure the detector is, 0 to 1.
+    #[serde(serialize_with = "two_places")]
     pub confidence: f32,
+}
+
+/// A confidence as JSON: to two places (`0.99`, not the `0.9900000095367432` an `f32` widens
+/// to).
+fn two_places<S: serde::Serializer>(c: &f32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((f64::from(*c) * 100.0).round() / 100.0)
 }
 
 /// A tenant's pattern or keyword list that could not be used.

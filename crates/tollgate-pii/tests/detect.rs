@@ -244,3 +244,11 @@ fn people_written_to_are_found_whatever_their_name_and_teams_are_not() {
     none("Bitte schreibe an Vertrieb Nord wegen des Angebots.");
     none("Merci d'écrire à Service Client pour la facture.");
 }
+
+#[test]
+fn findings_serialise_with_a_short_confidence() {
+    let found = Scanner::new().scan("mail jane.doe@example.com");
+    let json = serde_json::to_string(&found).unwrap_or_default();
+    assert!(json.contains(r#""confidence":0.99"#), "{json}");
+    assert!(!json.contains("0.990000"), "{json}");
+}

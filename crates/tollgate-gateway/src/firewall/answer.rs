@@ -64,9 +64,13 @@ impl AnswerRules {
                     return found;
                 };
                 for choice in choices {
+                    // Token log-probabilities spell the answer out again, token by token.
+                    if let Some(fields) = choice.as_object_mut() {
+                        fields.remove("logprobs");
+                    }
                     let mut guard = self.guard(known.clone());
                     if let Some(message) = choice.get_mut("message") {
-                        judge(&mut guard, message);
+                        judge(&mut guard, message, true, false);
                     }
                     found.extend(guard.found());
                     if guard.was_cut() {
@@ -77,7 +81,7 @@ impl AnswerRules {
             Wire::Anthropic => {
                 let mut guard = self.guard(known);
                 if let Some(content) = body.get_mut("content") {
-                    judge(&mut guard, content);
+                    judge(&mut guard, content, true, false);
                 }
                 found.extend(guard.found());
                 if guard.was_cut() {
@@ -89,18 +93,91 @@ impl AnswerRules {
     }
 }
 
-/// Keys whose values are the API's own (ids, roles, kinds, tool names), not the answer.
-const NOT_ANSWER: &[&str] = &["id", "role", "type", "name", "index"];
+/// Keys of the API's own objects (messages, tool calls, content blocks) whose values are not
+/// the answer: ids, roles, kinds, tool names, and a thinking block's signature, which must
+/// come back unchanged.
+const NOT_ANSWER: &[&str] = &["id", "role", "type", "name", "index", "signature", "data"];
 
-/// Judges every string of `v` in order, as one text; after a cut the rest is emptied.
-fn judge(guard: &mut AnswerGuard<AnswerRules>, v: &mut Value) {
+/// The values that are answers the model wrote in its own format: tool input (an object) and
+/// tool call arguments (JSON text). Inside them every string counts, whatever its key.
+const FREE: &[&str] = &["input", "arguments"];
+
+/// Judges every string of `v` in order, each a text of its own, with one guard: after a cut
+/// the rest is emptied. `api` says `v` is one of the API's own objects, whose bookkeeping keys
+/// are left alone.
+fn judge(guard: &mut AnswerGuard<AnswerRules>, v: &mut Value, api: bool, json: bool) {
     match v {
-        Value::String(s) => *s = guard.whole(s),
-        Value::Array(items) => items.iter_mut().for_each(|i| judge(guard, i)),
-        Value::Object(fields) => fields
-            .iter_mut()
-            .filter(|(k, _)| !NOT_ANSWER.contains(&k.as_str()))
-            .for_each(|(_, f)| judge(guard, f)),
+        Value::String(s) => {
+            guard.next_text();
+            guard.set_json(json);
+            *s = guard.whole(s);
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| judge(guard, i, api, false)),
+        Value::Object(fields) => {
+            for (k, f) in fields.iter_mut() {
+                if api && NOT_ANSWER.contains(&k.as_str()) {
+                    continue;
+                }
+                let free = api && FREE.contains(&k.as_str());
+                judge(guard, f, api && !free, free && k == "arguments");
+            }
+        }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tollgate_config::PiiSettings;
+
+    fn rules() -> AnswerRules {
+        let settings = PiiSettings {
+            scan_answers: true,
+            ..PiiSettings::default()
+        };
+        let firewall = Firewall::new(&settings).map(Arc::new);
+        firewall
+            .and_then(|f| f.answers())
+            .expect("scanning answers is on")
+    }
+
+    #[test]
+    fn every_string_of_a_whole_answer_is_its_own_text_and_tool_input_counts_whatever_its_keys() {
+        let mut body = json!({"choices": [{"index": 0, "finish_reason": "tool_calls",
+            "logprobs": {"content": [{"token": "4111"}]},
+            "message": {"role": "assistant", "content": "Here you are.",
+                "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "pay",
+                    "arguments": "{\"note\":\"Card:\\n4111111111111111\"}"}}]}}]});
+        let found = rules().judge_whole(Wire::OpenAi, None, &mut body);
+        let choice = &body["choices"][0];
+        assert_eq!(
+            choice.get("logprobs"),
+            None,
+            "log-probabilities spell the answer out"
+        );
+        assert_eq!(
+            choice["message"]["tool_calls"][0]["function"]["arguments"],
+            "{\"note\":\"Card:\\n[CREDIT_CARD_1]\"}"
+        );
+        assert_eq!(choice["message"]["tool_calls"][0]["id"], "call_1");
+        assert!(found.contains(&EntityType::CreditCard));
+
+        let mut body = json!({"stop_reason": "tool_use", "content": [
+            {"type": "text", "text": "Paying for you."},
+            {"type": "tool_use", "id": "toolu_1", "name": "pay",
+             "input": {"amount": "42", "card": "4111 1111 1111 1111", "name": "Jane Doe",
+                       "id": "4012 8888 8888 1881"}}]});
+        rules().judge_whole(Wire::Anthropic, None, &mut body);
+        let input = &body["content"][1]["input"];
+        assert_eq!(input["amount"], "42");
+        assert_eq!(input["card"], "[CREDIT_CARD_1]", "not read as 424111…");
+        assert_eq!(
+            input["id"], "[CREDIT_CARD_2]",
+            "keys inside tool input are not the API's"
+        );
+        assert_eq!(input["name"], "[PERSON_1]");
+        assert_eq!(body["content"][1]["id"], "toolu_1");
     }
 }

@@ -265,7 +265,7 @@ fn restore_value(redaction: &Redaction, v: &mut Value, json_text: bool) {
 mod tests {
     use super::*;
     use serde_json::json;
-    use tollgate_config::PiiSettings;
+    use tollgate_config::{PiiAction, PiiSettings};
     use tollgate_pii::{Replacement, StreamRestorer};
     use tollgate_providers::stream::{Outgoing, Wire};
 
@@ -286,6 +286,69 @@ mod tests {
             json!({"id": "c1", "object": "chat.completion.chunk", "model": "m",
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}),
         )
+    }
+
+    fn call_chunk(args: &str, finish: Option<&str>) -> Outgoing {
+        Outgoing::Json(
+            json!({"id": "c1", "object": "chat.completion.chunk", "model": "m",
+            "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args}}]},
+                         "finish_reason": finish}]}),
+        )
+    }
+
+    fn arguments(events: &[Outgoing]) -> String {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Outgoing::Json(v) => v
+                    .pointer("/choices/0/delta/tool_calls/0/function/arguments")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                Outgoing::Done => None,
+            })
+            .collect()
+    }
+
+    fn scanning(actions: &[(&str, PiiAction)]) -> StreamFirewall {
+        let settings = PiiSettings {
+            scan_answers: true,
+            actions: actions.iter().map(|(t, a)| (t.to_string(), *a)).collect(),
+            ..PiiSettings::default()
+        };
+        let rules = Firewall::new(&settings)
+            .map(Arc::new)
+            .and_then(|f| f.answers());
+        StreamFirewall::new(None, rules, Wire::OpenAi).unwrap()
+    }
+
+    #[test]
+    fn a_cut_ends_the_whole_choice_and_held_arguments_keep_their_order() {
+        // Arguments longer than the guard holds, sent whole in the finishing chunk: what the
+        // guard held goes after the chunk's own part, in the same chunk.
+        let mut s = scanning(&[]);
+        let args = format!("{{\"text\": \"{}\"}}", "a few plain words ".repeat(12));
+        let mut out = s.pass(call_chunk(&args, Some("tool_calls")));
+        out.extend(s.pass(Outgoing::Done));
+        assert_eq!(arguments(&out), args);
+
+        // A blocked key in the content: the content stops before it, the same choice's tool
+        // call sends nothing more, and the choice finishes with content_filter.
+        let mut s = scanning(&[("SECRET", PiiAction::Block)]);
+        let mut out = s.pass(chunk(
+            Some("Use sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD now"),
+            None,
+        ));
+        out.extend(s.pass(call_chunk("{\"to\": \"x\"}", None)));
+        out.extend(s.pass(chunk(None, Some("stop"))));
+        assert_eq!(contents(&out).concat(), "Use ");
+        assert_eq!(arguments(&out), "");
+        let finish = out.iter().rev().find_map(|e| match e {
+            Outgoing::Json(v) => v
+                .pointer("/choices/0/finish_reason")
+                .and_then(Value::as_str),
+            Outgoing::Done => None,
+        });
+        assert_eq!(finish, Some("content_filter"));
     }
 
     fn contents(events: &[Outgoing]) -> Vec<String> {

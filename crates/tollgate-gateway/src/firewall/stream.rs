@@ -107,9 +107,22 @@ impl StreamFirewall {
         }
     }
 
+    /// Whether `owner`'s text was cut: the rest of its choice (OpenAI) or of the message
+    /// (Anthropic) is dropped.
+    fn is_cut(&self, owner: u64) -> bool {
+        match self.wire {
+            Wire::OpenAi => self.cut.contains(&owner),
+            Wire::Anthropic => !self.cut.is_empty(),
+        }
+    }
+
     fn piece(&mut self, channel: Channel, text: &mut String) {
         let json = self.is_json(&channel);
         let key = channel.owner();
+        if self.is_cut(key) {
+            text.clear();
+            return;
+        }
         let slot = self.texts.entry(channel).or_default();
         let restored = match &self.redaction {
             Some(r) if json => slot.restorer.push_in_json(r, text),
@@ -118,9 +131,11 @@ impl StreamFirewall {
         };
         *text = match &self.answers {
             Some(rules) => {
-                let guard = slot
-                    .guard
-                    .get_or_insert_with(|| rules.guard(self.redaction.clone()));
+                let guard = slot.guard.get_or_insert_with(|| {
+                    let mut guard = rules.guard(self.redaction.clone());
+                    guard.set_json(json);
+                    guard
+                });
                 let out = guard.push(&restored);
                 self.found.extend(guard.found());
                 if guard.was_cut() {
@@ -136,6 +151,9 @@ impl StreamFirewall {
         let json = self.is_json(channel);
         let key = channel.owner();
         let mut slot = self.texts.remove(channel)?;
+        if self.is_cut(key) {
+            return None;
+        }
         let mut rest = match &self.redaction {
             Some(r) if json => slot.restorer.finish_in_json(r),
             Some(r) => slot.restorer.finish(r),
@@ -161,6 +179,12 @@ impl StreamFirewall {
         let mut flushes = Vec::new();
         for choice in choices.iter_mut() {
             let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0);
+            if self.answers.is_some() {
+                // Token log-probabilities spell the answer out again, token by token.
+                if let Some(fields) = choice.as_object_mut() {
+                    fields.remove("logprobs");
+                }
+            }
             if let Some(Value::String(text)) = choice.pointer_mut("/delta/content") {
                 self.piece(Channel::Content(index), text);
             }
@@ -176,12 +200,38 @@ impl StreamFirewall {
                 }
             }
             if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
-                // Held content ends this choice's text: it goes last in this very chunk.
-                if let Some(held) = self.held(&Channel::Content(index)) {
-                    let delta = &mut choice["delta"];
-                    match delta.get_mut("content") {
-                        Some(Value::String(text)) => text.push_str(&held),
-                        _ => delta["content"] = Value::String(held),
+                // Held text ends this choice's texts: it goes last in this very chunk, after
+                // the chunk's own piece of the same text.
+                // (A chunk whose delta is not an object gets it in a chunk of its own before.)
+                if let Some(delta) = choice.as_object_mut().and_then(|c| {
+                    let d = c
+                        .entry("delta")
+                        .or_insert_with(|| Value::Object(Default::default()));
+                    if d.is_null() {
+                        *d = Value::Object(Default::default());
+                    }
+                    d.as_object_mut()
+                }) {
+                    if let Some(held) = self.held(&Channel::Content(index)) {
+                        match delta.get_mut("content") {
+                            Some(Value::String(text)) => text.push_str(&held),
+                            _ => {
+                                delta.insert("content".into(), Value::String(held));
+                            }
+                        }
+                    }
+                }
+                if let Some(calls) = choice
+                    .pointer_mut("/delta/tool_calls")
+                    .and_then(Value::as_array_mut)
+                {
+                    for call in calls {
+                        let i = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+                        if let Some(Value::String(args)) = call.pointer_mut("/function/arguments") {
+                            if let Some(held) = self.held(&Channel::Arguments(index, i)) {
+                                args.push_str(&held);
+                            }
+                        }
                     }
                 }
                 flushes.push(index);

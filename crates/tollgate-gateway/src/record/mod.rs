@@ -70,24 +70,16 @@ impl Outcome {
     }
 
     /// The record of a call the gateway refused before sending it on (the PII firewall blocked
-    /// it): the model it named, no provider, no tokens, the error and the types found.
+    /// it): the model it named (checked by the caller to be one it may call, so that no blocked
+    /// value is stored from that field), no provider, no tokens, the error and the types found.
     pub(crate) fn refused(
         request_id: Uuid,
         endpoint: Endpoint,
         grant: &Arc<KeyGrant>,
-        body: &[u8],
+        model: String,
         started: Instant,
         err: &GatewayError,
     ) -> Self {
-        #[derive(serde::Deserialize)]
-        struct Named {
-            model: Option<String>,
-        }
-        let model = serde_json::from_slice::<Named>(body)
-            .ok()
-            .and_then(|n| n.model)
-            .map(|m| m.chars().take(200).collect())
-            .unwrap_or_default();
         let pii_types = match err {
             GatewayError::SensitiveData { found, .. } => found.clone(),
             _ => Vec::new(),

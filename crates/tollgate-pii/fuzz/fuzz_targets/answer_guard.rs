@@ -26,8 +26,13 @@ impl AnswerPolicy for ReplaceAll {
 fuzz_target!(|data: &[u8]| {
     let (cuts, text) = data.split_at(data.len().min(6));
     let text = String::from_utf8_lossy(text);
-    let whole = AnswerGuard::new(ReplaceAll, None, b"fuzz").whole(&text);
+    // The first byte's low bit reads the text as JSON string content (tool arguments).
+    let json = cuts.first().is_some_and(|c| c & 1 == 1);
+    let mut whole = AnswerGuard::new(ReplaceAll, None, b"fuzz");
+    whole.set_json(json);
+    let whole = whole.whole(&text);
     let mut guard = AnswerGuard::new(ReplaceAll, None, b"fuzz");
+    guard.set_json(json);
     let mut out = String::new();
     let mut at = 0;
     for c in cuts {
