@@ -351,6 +351,57 @@ mod tests {
         assert_eq!(finish, Some("content_filter"));
     }
 
+    #[test]
+    fn reasoning_and_thinking_text_is_judged_like_the_content() {
+        let mut s = scanning(&[]);
+        let chunk = |field: &str, text: &str, finish: Option<&str>| {
+            Outgoing::Json(json!({"object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {field: text}, "finish_reason": finish}]}))
+        };
+        let mut out = s.pass(chunk(
+            "reasoning_content",
+            "the key is sk-proj-abcdefghij",
+            None,
+        ));
+        out.extend(s.pass(chunk(
+            "reasoning_content",
+            "klmnopqrstuvwxyz0123456789ABCD ok",
+            Some("stop"),
+        )));
+        let reasoning: String = out
+            .iter()
+            .filter_map(|e| match e {
+                Outgoing::Json(v) => v.pointer("/choices/0/delta/reasoning_content")?.as_str(),
+                Outgoing::Done => None,
+            })
+            .collect();
+        assert_eq!(reasoning, "the key is [SECRET_1] ok");
+
+        let settings = PiiSettings {
+            scan_answers: true,
+            ..PiiSettings::default()
+        };
+        let rules = Firewall::new(&settings)
+            .map(Arc::new)
+            .and_then(|f| f.answers());
+        let mut s = StreamFirewall::new(None, rules, Wire::Anthropic).unwrap();
+        let mut out = s.pass(Outgoing::Json(
+            json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "mail jane.doe@example.com"}}),
+        ));
+        out.extend(s.pass(Outgoing::Json(
+            json!({"type": "content_block_stop", "index": 0}),
+        )));
+        let thinking: String = out
+            .iter()
+            .filter_map(|e| match e {
+                Outgoing::Json(v) => v.pointer("/delta/thinking")?.as_str(),
+                Outgoing::Done => None,
+            })
+            .collect();
+        assert_eq!(thinking, "mail [EMAIL_1]");
+    }
+
     fn contents(events: &[Outgoing]) -> Vec<String> {
         events
             .iter()

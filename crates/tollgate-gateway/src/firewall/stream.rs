@@ -16,16 +16,20 @@ use super::answer::AnswerRules;
 /// (OpenAI), a content block (Anthropic).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Channel {
-    Content(u64),
+    /// A text field of a choice's delta: `content`, `refusal` or `reasoning_content`.
+    Content(u64, &'static str),
     Arguments(u64, u64),
     Block(u64),
 }
+
+/// The text fields of an OpenAI delta that carry what the model wrote.
+const TEXT_FIELDS: [&str; 3] = ["content", "refusal", "reasoning_content"];
 
 impl Channel {
     /// The choice (OpenAI) or block (Anthropic) the text belongs to.
     fn owner(&self) -> u64 {
         match self {
-            Channel::Content(i) | Channel::Arguments(i, _) | Channel::Block(i) => *i,
+            Channel::Content(i, _) | Channel::Arguments(i, _) | Channel::Block(i) => *i,
         }
     }
 }
@@ -53,6 +57,8 @@ pub(crate) struct StreamFirewall {
     texts: HashMap<Channel, Text>,
     /// Anthropic blocks whose pieces are tool input (`input_json_delta`), not text.
     json_blocks: BTreeSet<u64>,
+    /// Anthropic blocks whose pieces are thinking (`thinking_delta`).
+    thinking_blocks: BTreeSet<u64>,
     /// Choices (OpenAI) or blocks (Anthropic) cut before a blocked value.
     cut: BTreeSet<u64>,
     /// Types found in the answer.
@@ -72,6 +78,7 @@ impl StreamFirewall {
             wire,
             texts: HashMap::new(),
             json_blocks: BTreeSet::new(),
+            thinking_blocks: BTreeSet::new(),
             cut: BTreeSet::new(),
             found: BTreeSet::new(),
         })
@@ -103,7 +110,7 @@ impl StreamFirewall {
         match channel {
             Channel::Arguments(..) => true,
             Channel::Block(i) => self.json_blocks.contains(i),
-            Channel::Content(_) => false,
+            Channel::Content(..) => false,
         }
     }
 
@@ -170,8 +177,8 @@ impl StreamFirewall {
         (!rest.is_empty()).then_some(rest)
     }
 
-    /// `chat.completion.chunk`: `choices[].delta.content` and
-    /// `choices[].delta.tool_calls[].function.arguments`.
+    /// `chat.completion.chunk`: `choices[].delta.content` (and `refusal`,
+    /// `reasoning_content`) and `choices[].delta.tool_calls[].function.arguments`.
     fn openai(&mut self, v: &mut Value, out: &mut Vec<Outgoing>) {
         let Some(choices) = v.get_mut("choices").and_then(Value::as_array_mut) else {
             return;
@@ -185,8 +192,12 @@ impl StreamFirewall {
                     fields.remove("logprobs");
                 }
             }
-            if let Some(Value::String(text)) = choice.pointer_mut("/delta/content") {
-                self.piece(Channel::Content(index), text);
+            for field in TEXT_FIELDS {
+                if let Some(Value::String(text)) =
+                    choice.get_mut("delta").and_then(|d| d.get_mut(field))
+                {
+                    self.piece(Channel::Content(index, field), text);
+                }
             }
             if let Some(calls) = choice
                 .pointer_mut("/delta/tool_calls")
@@ -212,11 +223,13 @@ impl StreamFirewall {
                     }
                     d.as_object_mut()
                 }) {
-                    if let Some(held) = self.held(&Channel::Content(index)) {
-                        match delta.get_mut("content") {
-                            Some(Value::String(text)) => text.push_str(&held),
-                            _ => {
-                                delta.insert("content".into(), Value::String(held));
+                    for field in TEXT_FIELDS {
+                        if let Some(held) = self.held(&Channel::Content(index, field)) {
+                            match delta.get_mut(field) {
+                                Some(Value::String(text)) => text.push_str(&held),
+                                _ => {
+                                    delta.insert(field.into(), Value::String(held));
+                                }
                             }
                         }
                     }
@@ -254,8 +267,10 @@ impl StreamFirewall {
     /// Held text of a finishing choice goes out in a chunk of its own before the finishing one.
     fn flush_choice(&mut self, chunk: &Value, index: u64, out: &mut Vec<Outgoing>) {
         let mut delta = serde_json::Map::new();
-        if let Some(text) = self.held(&Channel::Content(index)) {
-            delta.insert("content".into(), Value::String(text));
+        for field in TEXT_FIELDS {
+            if let Some(text) = self.held(&Channel::Content(index, field)) {
+                delta.insert(field.into(), Value::String(text));
+            }
         }
         let mut calls: Vec<&Channel> = self
             .texts
@@ -288,7 +303,8 @@ impl StreamFirewall {
         out.push(Outgoing::Json(extra));
     }
 
-    /// `content_block_delta`: `delta.text` or `delta.partial_json` of block `index`; at the
+    /// `content_block_delta`: `delta.text`, `delta.partial_json` or `delta.thinking` of block
+    /// `index`; at the
     /// block's `content_block_stop`, what is held goes out as one more delta.
     fn anthropic(&mut self, v: &mut Value, out: &mut Vec<Outgoing>) {
         let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
@@ -300,6 +316,10 @@ impl StreamFirewall {
                 if let Some(Value::String(json)) = v.pointer_mut("/delta/partial_json") {
                     self.json_blocks.insert(index);
                     self.piece(Channel::Block(index), json);
+                }
+                if let Some(Value::String(thinking)) = v.pointer_mut("/delta/thinking") {
+                    self.thinking_blocks.insert(index);
+                    self.piece(Channel::Block(index), thinking);
                 }
             }
             Some("content_block_stop") => {
@@ -319,6 +339,8 @@ impl StreamFirewall {
     fn block_delta(&self, index: u64, text: String) -> Value {
         let delta = if self.json_blocks.contains(&index) {
             serde_json::json!({"type": "input_json_delta", "partial_json": text})
+        } else if self.thinking_blocks.contains(&index) {
+            serde_json::json!({"type": "thinking_delta", "thinking": text})
         } else {
             serde_json::json!({"type": "text_delta", "text": text})
         };
@@ -336,11 +358,15 @@ impl StreamFirewall {
                     "object": "chat.completion.chunk",
                     "choices": [{"index": i, "delta": {"tool_calls": [{"index": n, "function": {"arguments": text}}]}, "finish_reason": null}]
                 }),
-                (Wire::OpenAi, Channel::Content(i) | Channel::Block(i)) => serde_json::json!({
+                (Wire::OpenAi, Channel::Content(i, field)) => serde_json::json!({
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": i, "delta": {field: text}, "finish_reason": null}]
+                }),
+                (Wire::OpenAi, Channel::Block(i)) => serde_json::json!({
                     "object": "chat.completion.chunk",
                     "choices": [{"index": i, "delta": {"content": text}, "finish_reason": null}]
                 }),
-                (Wire::Anthropic, Channel::Content(i) | Channel::Block(i) | Channel::Arguments(i, _)) => {
+                (Wire::Anthropic, Channel::Content(i, _) | Channel::Block(i) | Channel::Arguments(i, _)) => {
                     self.block_delta(i, text)
                 }
             }));
