@@ -486,22 +486,4 @@ impl Store {
         tx.commit().await?;
         Ok(stored)
     }
-
-    /// The person's pseudonymous subject id, for events of their device.
-    pub async fn subject_of(
-        &self,
-        tenant_id: Uuid,
-        user_id: Uuid,
-    ) -> Result<Option<Uuid>, StoreError> {
-        let mut tx = self.begin_read_in(Scope::Tenant(tenant_id)).await?;
-        let subject: Option<DbId> = on_tx!(&mut tx, conn => sqlx::query_scalar(
-            "SELECT subject_id FROM users WHERE id = $1 AND tenant_id = $2",
-        )
-        .bind(DbId(user_id))
-        .bind(DbId(tenant_id))
-        .fetch_optional(&mut *conn)
-        .await)?;
-        tx.commit().await?;
-        Ok(subject.map(|s| s.0))
-    }
 }

@@ -22,6 +22,22 @@ enum Channel {
     Block(u64),
 }
 
+/// The arguments text of each tool call in an OpenAI choice's delta, with the call's index.
+fn arguments_of(choice: &mut Value) -> impl Iterator<Item = (u64, &mut String)> {
+    choice
+        .pointer_mut("/delta/tool_calls")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(|call| {
+            let i = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+            match call.pointer_mut("/function/arguments") {
+                Some(Value::String(args)) => Some((i, args)),
+                _ => None,
+            }
+        })
+}
+
 /// The text fields of an OpenAI delta that carry what the model wrote.
 const TEXT_FIELDS: [&str; 3] = ["content", "refusal", "reasoning_content"];
 
@@ -199,16 +215,8 @@ impl StreamFirewall {
                     self.piece(Channel::Content(index, field), text);
                 }
             }
-            if let Some(calls) = choice
-                .pointer_mut("/delta/tool_calls")
-                .and_then(Value::as_array_mut)
-            {
-                for call in calls {
-                    let i = call.get("index").and_then(Value::as_u64).unwrap_or(0);
-                    if let Some(Value::String(args)) = call.pointer_mut("/function/arguments") {
-                        self.piece(Channel::Arguments(index, i), args);
-                    }
-                }
+            for (i, args) in arguments_of(choice) {
+                self.piece(Channel::Arguments(index, i), args);
             }
             if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
                 // Held text ends this choice's texts: it goes last in this very chunk, after
@@ -234,17 +242,9 @@ impl StreamFirewall {
                         }
                     }
                 }
-                if let Some(calls) = choice
-                    .pointer_mut("/delta/tool_calls")
-                    .and_then(Value::as_array_mut)
-                {
-                    for call in calls {
-                        let i = call.get("index").and_then(Value::as_u64).unwrap_or(0);
-                        if let Some(Value::String(args)) = call.pointer_mut("/function/arguments") {
-                            if let Some(held) = self.held(&Channel::Arguments(index, i)) {
-                                args.push_str(&held);
-                            }
-                        }
+                for (i, args) in arguments_of(choice) {
+                    if let Some(held) = self.held(&Channel::Arguments(index, i)) {
+                        args.push_str(&held);
                     }
                 }
                 flushes.push(index);

@@ -27,7 +27,7 @@ use tollgate_pii::{
 };
 use tollgate_store::devices::{Actor, DeviceGrant, FirewallRow, NewDevice, NewEvent, MAX_EVENTS};
 use tollgate_store::keys::KeyRefusal;
-use tollgate_store::Scope;
+use tollgate_store::{Scope, StoreError};
 use uuid::Uuid;
 
 use super::admin::{presented, presented_hash, AdminKey};
@@ -150,6 +150,11 @@ fn field(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Whether `s` is 1 to `max` characters of text (not only spaces) without control characters.
+fn short_text(s: &str, max: usize) -> bool {
+    !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
+}
+
 fn check_registration(r: &Registration) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     if r.device_id.is_empty()
@@ -165,10 +170,7 @@ fn check_registration(r: &Registration) -> Result<(), ApiError> {
         errors.push(field("device_type", "must be browser, desktop or cli"));
     }
     if let Some(name) = &r.name {
-        if name.trim().is_empty()
-            || name.chars().count() > 100
-            || name.chars().any(char::is_control)
-        {
+        if !short_text(name, 100) {
             errors.push(field(
                 "name",
                 "must be 1 to 100 characters without control characters",
@@ -443,11 +445,8 @@ fn check_event(
     errors: &mut Vec<ConfigError>,
 ) {
     let at = |f: &str| format!("events[{i}].{f}");
-    let short = |s: &str, max: usize| {
-        !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
-    };
     if let Some(id) = &e.id {
-        if !short(id, 100) {
+        if !short_text(id, 100) {
             errors.push(field(at("id"), "must be 1 to 100 characters"));
         }
     }
@@ -463,7 +462,7 @@ fn check_event(
             "is more than 365 days ago, older than any retention period keeps; drop the event",
         ));
     }
-    if !short(&e.tool_name, 100) {
+    if !short_text(&e.tool_name, 100) {
         errors.push(field(at("tool_name"), "must be 1 to 100 characters"));
     }
     if !["web", "desktop", "cli"].contains(&e.tool_type.as_str()) {
@@ -588,7 +587,12 @@ async fn events(
         return Err(ApiError::Invalid(errors));
     }
     let subject = match device.user_id {
-        Some(user) => state.store.subject_of(device.tenant_id, user).await?,
+        Some(user) => match state.store.user(device.tenant_id, user).await {
+            Ok(person) => Some(person.subject_id),
+            // The person was erased: their device's events carry no one.
+            Err(StoreError::NotFound { .. }) => None,
+            Err(err) => return Err(err.into()),
+        },
         None => None,
     };
     let rows: Vec<NewEvent> = batch
